@@ -1,0 +1,1 @@
+"""models package: modules here are imported by the registry on first use (see `rpx_benchmark.plugins`)."""

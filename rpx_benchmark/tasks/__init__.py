@@ -1,0 +1,1 @@
+"""tasks package: modules here are imported by the registry on first use (see `rpx_benchmark.plugins`)."""
