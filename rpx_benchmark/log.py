@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/log.html.md"""
 # %% auto #0
 __all__ = ['ROOT_LOGGER', 'get_logger', 'resolve_level', 'configure_logging']
 
-# %% ../nbs/01_log.ipynb #f5c8aacb
+# %% ../nbs/01_log.ipynb #a08f7c06
 import logging, os, sys
 
 ROOT_LOGGER = 'rpx_benchmark'
@@ -19,7 +19,7 @@ def get_logger(name:str|None=None, # usually `__name__`; names outside the packa
     if name == ROOT_LOGGER or name.startswith(ROOT_LOGGER + '.'): return logging.getLogger(name)
     return logging.getLogger(f'{ROOT_LOGGER}.{name}')
 
-# %% ../nbs/01_log.ipynb #6f1c6589
+# %% ../nbs/01_log.ipynb #6b80d7f2
 from .errors import ConfigError
 
 _LEVELS = dict(DEBUG=logging.DEBUG, INFO=logging.INFO, WARNING=logging.WARNING, WARN=logging.WARNING,
@@ -43,7 +43,7 @@ def resolve_level(level:int|str|None=None, # explicit level (name or number) win
                           hint=f"use one of {', '.join(sorted(set(_LEVELS) - {'WARN'}))} (for example RPX_LOG_LEVEL=DEBUG)")
     return _LEVELS[key]
 
-# %% ../nbs/01_log.ipynb #aedb4aab
+# %% ../nbs/01_log.ipynb #3d966a71
 _TAG = '_rpx_handler'
 
 def configure_logging(level:int|str|None=None, # explicit level; see `resolve_level`
@@ -56,17 +56,17 @@ def configure_logging(level:int|str|None=None, # explicit level; see `resolve_le
     root = logging.getLogger(ROOT_LOGGER)
     lvl = resolve_level(level, verbose, quiet)
     for h in [h for h in root.handlers if getattr(h, _TAG, False)]: root.removeHandler(h)
-    handler = None
-    if not plain:
+    handler, out = None, stream or sys.stderr
+    if not plain and getattr(out, 'isatty', lambda: False)():
         try:
             from rich.console import Console
             from rich.logging import RichHandler
-            handler = RichHandler(console=Console(file=stream or sys.stderr), show_path=False,
+            handler = RichHandler(console=Console(file=out), show_path=False,
                                   rich_tracebacks=False, markup=False)
             handler.setFormatter(logging.Formatter('%(message)s'))
         except ImportError: handler = None
     if handler is None:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(out)
         handler.setFormatter(logging.Formatter('%(levelname)s %(name)s: %(message)s'))
     setattr(handler, _TAG, True)
     root.addHandler(handler)
