@@ -6,9 +6,9 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/geometry.html.md"""
 
 # %% auto #0
 __all__ = ['quat_to_matrix', 'matrix_to_quat', 'pose_to_matrix', 'matrix_to_pose', 'look_at', 'pixel_grid', 'backproject',
-           'reproject_depth']
+           'forward_warp', 'reproject_depth']
 
-# %% ../nbs/08_geometry.ipynb #8e386b45
+# %% ../nbs/08_geometry.ipynb #73a469bd
 import numpy as np
 
 from .errors import DatasetError
@@ -53,7 +53,7 @@ def matrix_to_pose(T) -> np.ndarray:
     T = np.asarray(T, dtype=np.float64)
     return np.concatenate([T[:3, 3], matrix_to_quat(T[:3, :3])])
 
-# %% ../nbs/08_geometry.ipynb #30d91714
+# %% ../nbs/08_geometry.ipynb #4827f833
 def look_at(eye, target, up=(0., 0., 1.)) -> np.ndarray:
     "Camera-to-world 4x4 matrix (OpenCV axes) of a camera at `eye` looking at `target`."
     eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
@@ -63,7 +63,7 @@ def look_at(eye, target, up=(0., 0., 1.)) -> np.ndarray:
     T = np.eye(4); T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = r, d, f, eye
     return T
 
-# %% ../nbs/08_geometry.ipynb #2e804fb6
+# %% ../nbs/08_geometry.ipynb #acb10764
 def pixel_grid(h:int, w:int) -> tuple:
     "Pixel-centre coordinates `(u, v)` as float arrays of shape `(h, w)`."
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -81,24 +81,36 @@ def backproject(depth:np.ndarray, # H x W depth (z) in metres; <= 0 or non-finit
     y = (v[ok] - K[1, 2]) / K[1, 1] * z
     return np.stack([x, y, z], 1), ok
 
-def reproject_depth(depth_b:np.ndarray, # H x W depth of frame b
-                    T_a:np.ndarray, # camera-to-world pose of frame a (4x4)
-                    T_b:np.ndarray, # camera-to-world pose of frame b (4x4)
-                    K:np.ndarray, # 3x3 intrinsics (same camera for both frames)
-                   ) -> np.ndarray:
-    "Depth of frame `b` warped into frame `a` (z-buffered forward warp; 0 where nothing lands)."
+def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
+                 T_a:np.ndarray, # camera-to-world pose of frame a (4x4)
+                 T_b:np.ndarray, # camera-to-world pose of frame b (4x4)
+                 K:np.ndarray, # 3x3 intrinsics (same camera for both frames)
+                 values_b:np.ndarray|None=None, # H x W values carried along (e.g. instance ids)
+                ) -> tuple:
+    "Frame b warped into frame a: (depth in a's camera, carried values), z-buffered; depth 0 where nothing lands."
     h, w = depth_b.shape
-    P, _ = backproject(depth_b, K)
+    P, ok = backproject(depth_b, K)
+    vals = values_b[ok] if values_b is not None else None
     rel = np.linalg.inv(T_a) @ T_b
     Q = P @ rel[:3, :3].T + rel[:3, 3]
     z = Q[:, 2]
     front = z > 1e-6
-    Q, z = Q[front], z[front]
-    u = np.round(Q[:, 0] / z * K[0, 0] + K[0, 2]).astype(np.int64)
-    v = np.round(Q[:, 1] / z * K[1, 1] + K[1, 2]).astype(np.int64)
+    u = np.round(Q[front, 0] / z[front] * K[0, 0] + K[0, 2]).astype(np.int64)
+    v = np.round(Q[front, 1] / z[front] * K[1, 1] + K[1, 2]).astype(np.int64)
+    z = z[front]
     inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    u, v, z = u[inside], v[inside], z[inside]
-    out = np.full(h * w, np.inf)
-    np.minimum.at(out, v * w + u, z)   # keep the nearest surface per pixel
-    out[~np.isfinite(out)] = 0
-    return out.reshape(h, w).astype(np.float32)
+    pix, z = v[inside] * w + u[inside], z[inside]
+    order = np.lexsort((z, pix))            # per pixel, nearest surface first
+    pix, z = pix[order], z[order]
+    first = np.ones(len(pix), bool); first[1:] = pix[1:] != pix[:-1]
+    depth = np.zeros(h * w, np.float32); depth[pix[first]] = z[first]
+    carried = None
+    if vals is not None:
+        carried = np.zeros(h * w, values_b.dtype)
+        carried[pix[first]] = vals[front][inside][order][first]
+        carried = carried.reshape(h, w)
+    return depth.reshape(h, w), carried
+
+def reproject_depth(depth_b:np.ndarray, T_a:np.ndarray, T_b:np.ndarray, K:np.ndarray) -> np.ndarray:
+    "Depth of frame `b` warped into frame `a` (z-buffered forward warp; 0 where nothing lands)."
+    return forward_warp(depth_b, T_a, T_b, K)[0]
