@@ -22,6 +22,16 @@ _EXPORTS = {
     'MetricCalculator': 'metrics.registry', 'MetricSpec': 'metrics.registry', 'register_metric': 'metrics.registry',
     'get_metric_suite': 'metrics.registry', 'TaskSpec': 'tasks.registry', 'register_task': 'tasks.registry',
     'available_tasks': 'tasks.registry', 'get_task': 'tasks.registry',
+    # data
+    'RPXDataset': 'loader', 'download_split': 'hub', 'generate': 'synthetic',
+    # running and reporting
+    'bench': 'pipeline', 'BenchConfig': 'pipeline', 'BenchmarkRunner': 'runner', 'BenchmarkResult': 'runner',
+    'DeploymentReadinessReport': 'deployment', 'count_flops': 'profiling', 'write_reports': 'reports', 'compare': 'reports',
+    # bring your own model
+    'make_numpy_depth_model': 'adapters', 'make_numpy_mask_model': 'adapters', 'make_torch_model': 'adapters',
+    'make_hf_model': 'adapters',
+    # metrics on plain arrays
+    'depth_metrics': 'metrics.depth', 'instance_segmentation_metrics': 'metrics.segmentation',
 }
 
 def __getattr__(name):

@@ -7,9 +7,11 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/fsutil.html.md"""
 # %% auto #0
 __all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'to_jsonable', 'sha256_file', 'sanitize_name']
 
-# %% ../nbs/07_fsutil.ipynb #855cdc5b
+# %% ../nbs/07_fsutil.ipynb #267514a5
 import hashlib, json, os, re, tempfile
 from pathlib import Path
+
+_UMASK = os.umask(0); os.umask(_UMASK)
 
 def atomic_write_bytes(path:str|Path, # destination file
                        data:bytes, # the content
@@ -21,6 +23,7 @@ def atomic_write_bytes(path:str|Path, # destination file
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try: os.unlink(tmp)
@@ -36,7 +39,7 @@ def atomic_write_json(path:str|Path, obj, indent:int|None=1) -> Path:
     "Write `obj` as JSON to `path` atomically (NaN written as null, keys in insertion order)."
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + '\n')
 
-# %% ../nbs/07_fsutil.ipynb #3496bdb4
+# %% ../nbs/07_fsutil.ipynb #6aaa0823
 import math
 from enum import Enum
 
@@ -57,7 +60,7 @@ def to_jsonable(o):
         return f if math.isfinite(f) else None
     return o
 
-# %% ../nbs/07_fsutil.ipynb #11d9bbdb
+# %% ../nbs/07_fsutil.ipynb #e7a9ce7f
 def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
     "The hex sha256 of a file's bytes."
     h = hashlib.sha256()

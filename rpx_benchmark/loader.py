@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/loader.html.md"""
 __all__ = ['log', 'REQUIRED_FILES', 'OPTIONAL_FILES', 'SAMPLE_KEYS', 'Entry', 'subset_entries', 'parse_manifest', 'read_rgb',
            'read_depth', 'read_mask', 'read_pose', 'RPXDataset']
 
-# %% ../nbs/11_loader.ipynb #94c2da9e
+# %% ../nbs/11_loader.ipynb #2b196042
 import hashlib, json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
-# %% ../nbs/11_loader.ipynb #5502642c
+# %% ../nbs/11_loader.ipynb #0a34fa16
 REQUIRED_FILES = {TaskType.monocular_depth: ('rgb', 'depth'), TaskType.object_segmentation: ('rgb', 'mask')}
 OPTIONAL_FILES = ('rgb', 'depth', 'mask', 'pose')
 SAMPLE_KEYS = ('id', 'scene', 'phase', 'difficulty', 'frame')
@@ -40,7 +40,7 @@ class Entry:
     files: dict # kind -> Path, for the kinds present
     metadata: dict
 
-# %% ../nbs/11_loader.ipynb #20e5f536
+# %% ../nbs/11_loader.ipynb #dda6e6c5
 def subset_entries(entries:list, # rows sorted by scene, phase, frame
                    n:int|None, # how many to keep (None: all)
                   ) -> list:
@@ -57,7 +57,7 @@ def subset_entries(entries:list, # rows sorted by scene, phase, frame
         depth += 1
     return [entries[i] for i in sorted(keep)]
 
-# %% ../nbs/11_loader.ipynb #d9a17bec
+# %% ../nbs/11_loader.ipynb #635c0ea9
 def _fail(src, msg, hint, **details):
     raise ManifestError(f"{src}: {msg}", hint=hint, details=dict(manifest=str(src), **details))
 
@@ -104,7 +104,7 @@ def parse_manifest(d:dict, # the manifest as loaded from JSON
         entries.append(Entry(i, str(s['id']), str(s['scene']), phase, diff, frame, files, dict(s.get('metadata') or {})))
     return task, str(d.get('split', '')), K, entries
 
-# %% ../nbs/11_loader.ipynb #7a11f71f
+# %% ../nbs/11_loader.ipynb #8890cb1e
 def _open(path, what):
     try:
         im = Image.open(path); im.load(); return im
@@ -116,7 +116,7 @@ def read_rgb(path) -> np.ndarray:
     "RGB image as uint8 HxWx3."
     im = _open(path, 'rgb')
     if im.mode != 'RGB': im = im.convert('RGB')
-    return np.asarray(im)
+    return np.array(im)   # a writable copy: models may normalise in place
 
 def _read_u16(path, what):
     im = _open(path, what)
@@ -156,7 +156,7 @@ def read_pose(path) -> np.ndarray:
     try: return pose_to_matrix(p)
     except DatasetError as e: raise DatasetError(f"pose {path}: {e.message}", hint=e.hint, details=dict(file=str(path))) from None
 
-# %% ../nbs/11_loader.ipynb #d0ab0dc7
+# %% ../nbs/11_loader.ipynb #1e1c720d
 class RPXDataset:
     "A checked manifest whose samples decode lazily; iterate it for batches (lists) of `Sample`s."
     def __init__(self, manifest:dict, # the manifest dict
@@ -202,7 +202,7 @@ class RPXDataset:
     def num_batches(self) -> int: return -(-len(self) // self.batch_size)
     def __repr__(self): return f"RPXDataset({self.task.value}/{self.split}, {len(self)} samples, batch_size={self.batch_size}, root={self.root})"
 
-# %% ../nbs/11_loader.ipynb #841fe7f9
+# %% ../nbs/11_loader.ipynb #3286b57b
 def _load(self:RPXDataset, i:int) -> Sample:
     "Decode sample `i`."
     e = self.entries[i]
@@ -225,7 +225,7 @@ def _load(self:RPXDataset, i:int) -> Sample:
 RPXDataset.load = _load
 RPXDataset.__getitem__ = _load
 
-# %% ../nbs/11_loader.ipynb #7cb9e5c7
+# %% ../nbs/11_loader.ipynb #d9622e1e
 def _index_batches(self:RPXDataset):
     n = len(self)
     return [list(range(i, min(i + self.batch_size, n))) for i in range(0, n, self.batch_size)]
@@ -253,7 +253,7 @@ class _MapView:
 RPXDataset.__iter__ = _iter
 RPXDataset.batches = _batches
 
-# %% ../nbs/11_loader.ipynb #dec1a0a2
+# %% ../nbs/11_loader.ipynb #9d7f6a17
 def _summary(self:RPXDataset) -> dict:
     "Counts of scenes and samples by phase, by difficulty and by both."
     by = lambda f: {k: sum(1 for e in self.entries if f(e) == k) for k in sorted({f(e) for e in self.entries}, key=str)}

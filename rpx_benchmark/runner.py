@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 __all__ = ['log', 'MIN_N', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult', 'Journal',
            'default_temporal_hook', 'default_sgc_hook', 'BenchmarkRunner']
 
-# %% ../nbs/23_runner.ipynb #0ca1ae07
+# %% ../nbs/23_runner.ipynb #50356012
 import copy, json, math, os, platform, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from .metrics.registry import MetricCalculator, get_metric_suite
 
 log = get_logger(__name__)
 
-# %% ../nbs/23_runner.ipynb #d58f0830
+# %% ../nbs/23_runner.ipynb #23eb3754
 def resolve_device(requested:str|None='auto') -> str:
     "'cuda' or 'cpu' (or 'cuda:N'); 'auto' picks CUDA when available; unavailable CUDA falls back to CPU with a warning."
     req = (requested or 'auto').strip().lower()
@@ -47,7 +47,7 @@ def _sync(device):
         import torch
         torch.cuda.synchronize()
 
-# %% ../nbs/23_runner.ipynb #6a7a9a42
+# %% ../nbs/23_runner.ipynb #f08b2e76
 def rss_mb() -> float|None:
     "Current resident memory of this process in MB (Linux `/proc`), or None where unavailable."
     try:
@@ -66,7 +66,7 @@ def environment(device:str='cpu') -> dict:
     except ImportError: env.update(torch=None, torch_threads=None)
     return env
 
-# %% ../nbs/23_runner.ipynb #310d4db5
+# %% ../nbs/23_runner.ipynb #2338ac6a
 MIN_N = {'p50': 1, 'p90': 10, 'p99': 100}
 
 def latency_stats(ms:list) -> dict:
@@ -76,7 +76,7 @@ def latency_stats(ms:list) -> dict:
     out.update(mean=float(a.mean()) if len(a) else None, n=int(len(a)))
     return out
 
-# %% ../nbs/23_runner.ipynb #77475cac
+# %% ../nbs/23_runner.ipynb #04f0d3fa
 @dataclass
 class BenchmarkResult:
     "Everything one run measured."
@@ -106,7 +106,7 @@ class BenchmarkResult:
             out[s.name] = float(np.mean(v)) if v else None
         return out
 
-# %% ../nbs/23_runner.ipynb #041f1f30
+# %% ../nbs/23_runner.ipynb #410f6985
 def _clip(r): return (r['scene'], r['phase'])
 
 class Journal:
@@ -151,7 +151,7 @@ class Journal:
         except OSError: pass
         self.f.close()
 
-# %% ../nbs/23_runner.ipynb #b6ded630
+# %% ../nbs/23_runner.ipynb #03fca81f
 def _depth_of(pred):
     d = np.asarray(pred.depth, dtype=np.float32)
     if getattr(pred, 'kind', 'metric') == 'disparity':
@@ -175,7 +175,20 @@ def default_sgc_hook(task:TaskType):
         return lambda s, p: stack_geometric_coherence(p.mask, s.ground_truth.depth) if s.ground_truth.depth is not None else float('nan')
     return None
 
-# %% ../nbs/23_runner.ipynb #80473c27
+# %% ../nbs/23_runner.ipynb #7b87522e
+import contextlib
+
+@contextlib.contextmanager
+def _model_errors(model, batch):
+    try: yield
+    except RPXError: raise
+    except Exception as e:
+        raise ModelError(f"model {getattr(model, 'name', '?')} raised {type(e).__name__}: {e} on samples "
+                         f"{', '.join(s.id for s in batch[:3])}{'...' if len(batch) > 3 else ''}",
+                         hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
+                         details=dict(samples=[s.id for s in batch])) from e
+
+# %% ../nbs/23_runner.ipynb #a558cdd4
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -211,7 +224,7 @@ class BenchmarkRunner:
         return dict(manifest_sha256=self.dataset.manifest_sha256, model=getattr(self.model, 'name', type(self.model).__name__),
                     protocol=self.suite.protocol(), task=self.task.value, split=self.dataset.split, clip_sizes=clips)
 
-# %% ../nbs/23_runner.ipynb #f450a201
+# %% ../nbs/23_runner.ipynb #13401e2e
 def _run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
     ds, model, suite = self.dataset, self.model, self.suite
@@ -265,19 +278,13 @@ def _run(self:BenchmarkRunner) -> BenchmarkResult:
             try: batch = next(it)
             except StopIteration: break
             t_data += time.perf_counter() - t0
-            if bi == 0 and self.do_flops:
+            if bi == 0 and self.do_flops:   # models that separate pre/post-processing count their core only
                 from rpx_benchmark.profiling import count_flops
-                with grad_ctx(): flop = count_flops(model.predict, batch)
+                with grad_ctx(), _model_errors(model, batch):
+                    flop = model.count_flops(batch) if hasattr(model, 'count_flops') else count_flops(model.predict, batch)
             _sync(device) if cuda else None
             t1 = time.perf_counter()
-            try:
-                with grad_ctx(): preds = model.predict(batch)
-            except RPXError: raise
-            except Exception as e:
-                raise ModelError(f"model {getattr(model, 'name', '?')} raised {type(e).__name__}: {e} on samples "
-                                 f"{', '.join(s.id for s in batch[:3])}{'...' if len(batch) > 3 else ''}",
-                                 hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
-                                 details=dict(samples=[s.id for s in batch])) from e
+            with grad_ctx(), _model_errors(model, batch): preds = model.predict(batch)
             if cuda: _sync(device)
             dt = (time.perf_counter() - t1) * 1000
             t_model += dt / 1000
@@ -321,7 +328,7 @@ def _run(self:BenchmarkRunner) -> BenchmarkResult:
 
 BenchmarkRunner.run = _run
 
-# %% ../nbs/23_runner.ipynb #23d63e8f
+# %% ../nbs/23_runner.ipynb #17f69dc1
 def _result(self, rows, flop, batch_ms, sample_ms, bsizes, timing, peak_rss, ts_vals, sgc_vals, flags, resumed, device):
     mod = self.model.torch_module
     params = sum(p.numel() for p in mod.parameters()) if mod is not None else None
@@ -352,7 +359,7 @@ def _result(self, rows, flop, batch_ms, sample_ms, bsizes, timing, peak_rss, ts_
     return BenchmarkResult(self.task.value, self.model.describe(), self.dataset.split, rows, list(self.suite.metrics),
                            self.suite.protocol(), cost, timing, d, environment(device), ts_vals, sgc_vals, flags, resumed)
 
-# %% ../nbs/23_runner.ipynb #01f01ea1
+# %% ../nbs/23_runner.ipynb #96574a14
 def _run_dr(self:BenchmarkRunner, primary_metric:str|None=None, higher_is_better:bool|None=None,
             n_boot:int=2000, seed:int=0) -> tuple:
     "Run, then build the `DeploymentReadinessReport`; return (result, report)."

@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/segmentation_metrics.html.md
 __all__ = ['SEG_METRICS', 'MATCH_IOU', 'iou_matrix', 'match_instances', 'instance_segmentation_metrics',
            'InstanceSegmentationSuite']
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #e3f83b5d
+# %% ../../nbs/21_segmentation_metrics.ipynb #e80c09dc
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -24,7 +24,7 @@ SEG_METRICS = (MetricSpec('pq', True, '', 'panoptic quality = SQ x RQ'),
                MetricSpec('recall', True, '', 'TP / (TP + FN)'))
 MATCH_IOU = 0.5
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #4db44bd4
+# %% ../../nbs/21_segmentation_metrics.ipynb #1b79a3a5
 def _compact(a, direct:bool=True):
     a = a.ravel()
     if direct and a.size and a.min() >= 0 and a.max() < 4096: return a.astype(np.int64, copy=False), int(a.max()) + 1
@@ -38,9 +38,13 @@ def iou_matrix(pred:np.ndarray, # H x W predicted instance ids (0 = background)
     "(IoU matrix GT x pred, GT ids, pred ids), background excluded, empty instances dropped."
     if pred.shape != gt.shape: raise MetricError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape",
                                                  hint="resize masks with nearest-neighbour interpolation first")
-    p, np_ = _compact(np.asarray(pred)); g, ng = _compact(np.asarray(gt))
+    pr, gr = np.asarray(pred).ravel(), np.asarray(gt).ravel()
+    fg = (pr != 0) | (gr != 0)          # pixels that are background in both maps do not matter
+    pr, gr = pr[fg], gr[fg]
+    if not len(pr): return np.zeros((0, 0)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    p, np_ = _compact(pr); g, ng = _compact(gr)
     if ng * np_ > 1 << 22:   # sparse large ids: compact them so the histogram stays small
-        p, np_ = _compact(np.asarray(pred), False); g, ng = _compact(np.asarray(gt), False)
+        p, np_ = _compact(pr, False); g, ng = _compact(gr, False)
     inter = np.bincount(g * np_ + p, minlength=ng * np_).reshape(ng, np_)
     ga, pa = inter.sum(1), inter.sum(0)
     gi, pi = np.flatnonzero(ga[1:]) + 1, np.flatnonzero(pa[1:]) + 1
@@ -55,7 +59,7 @@ def match_instances(iou:np.ndarray, thresh:float=MATCH_IOU) -> list:
     r, c = linear_sum_assignment(-iou)
     return [(int(i), int(j)) for i, j in zip(r, c) if iou[i, j] > thresh]
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #c6325c48
+# %% ../../nbs/21_segmentation_metrics.ipynb #68d48deb
 def instance_segmentation_metrics(pred:np.ndarray, # H x W predicted instance ids, any labels, 0 = background
                                   gt:np.ndarray, # H x W ground-truth instance ids, 0 = background
                                   iou_threshold:float=MATCH_IOU, # a match needs IoU above this
@@ -72,7 +76,7 @@ def instance_segmentation_metrics(pred:np.ndarray, # H x W predicted instance id
                 rq=tp / den if den else nan, precision=tp / n_pred if n_pred else nan, recall=tp / n_gt if n_gt else nan,
                 tp=tp, fp=fp, fn=fn, n_gt=n_gt, n_pred=n_pred)
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #41c51075
+# %% ../../nbs/21_segmentation_metrics.ipynb #4cda5e3c
 @register_metric
 class InstanceSegmentationSuite(MetricCalculator):
     "Instance segmentation metrics with Hungarian matching."
