@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/pipeline.html.md"""
 # %% auto #0
 __all__ = ['log', 'BenchConfig', 'add_common_arguments', 'resolve_model', 'print_summary', 'run_task', 'bench']
 
-# %% ../nbs/40_pipeline.ipynb #8a3bcba4
+# %% ../nbs/40_pipeline.ipynb #3e085ec0
 import argparse, os, sys, time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,7 +19,7 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
-# %% ../nbs/40_pipeline.ipynb #e43d12d5
+# %% ../nbs/40_pipeline.ipynb #b31ee51d
 @dataclass
 class BenchConfig:
     "Everything one benchmark run needs to know."
@@ -43,16 +43,17 @@ class BenchConfig:
     warmup_batches: int = 1
     n_boot: int = 2000
     nonfinite: str = 'flag'
+    progress: Any = None # callable(done_batches, total_batches), e.g. a widget's; default: a bar on stderr
     suite_options: dict = field(default_factory=dict) # options of the task's metric suite
 
     @classmethod
     def from_namespace(cls, ns:argparse.Namespace, task:str, **suite_options) -> 'BenchConfig':
         "A config from parsed CLI flags (`--model` becomes `model_name`)."
-        d = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name) and f.name not in ('task', 'model', 'suite_options')}
+        d = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name) and f.name not in ('task', 'model', 'suite_options', 'progress')}
         d['model_name'] = getattr(ns, 'model', None)
         return cls(task=task, suite_options=suite_options, **d)
 
-# %% ../nbs/40_pipeline.ipynb #725a2f7b
+# %% ../nbs/40_pipeline.ipynb #f622a20e
 def add_common_arguments(p:argparse.ArgumentParser, default_model:str):
     "The flags every task's `bench` subcommand shares."
     g = p.add_argument_group('model (priority: --model, then --hf-checkpoint)')
@@ -75,7 +76,7 @@ def add_common_arguments(p:argparse.ArgumentParser, default_model:str):
     r.add_argument('--plain', action='store_true', help='no progress bar')
     p.set_defaults(default_model=default_model)
 
-# %% ../nbs/40_pipeline.ipynb #0f24c567
+# %% ../nbs/40_pipeline.ipynb #d575378f
 def resolve_model(cfg:BenchConfig, default_model:str|None=None, device:str='cpu') -> BenchmarkModel:
     "The model a config names: an object, else a registered name, else a checkpoint, else the default."
     task = TaskType.parse(cfg.task)
@@ -109,7 +110,7 @@ def _by_name(name, task, device):
         raise ConfigError(f"model {name!r} is a {e.task.value} model, not {task.value}", hint=f"see rpx_bench models --task {task.value}")
     return resolve(name, device=device)
 
-# %% ../nbs/40_pipeline.ipynb #09224fce
+# %% ../nbs/40_pipeline.ipynb #f15b79cd
 def print_summary(doc:dict, paths:dict, file=None):
     "Print a run's tables and report paths."
     from rpx_benchmark.reports import format_markdown_summary
@@ -133,7 +134,7 @@ class _Progress:
     def close(self):
         if self.bar is not None: self.bar.close()
 
-# %% ../nbs/40_pipeline.ipynb #82118586
+# %% ../nbs/40_pipeline.ipynb #cd2028fb
 def run_task(cfg:BenchConfig, # the run's configuration
              suite, # the metric suite instance
              default_model:str|None=None, # used when the config names no model
@@ -160,12 +161,13 @@ def run_task(cfg:BenchConfig, # the run's configuration
     model = resolve_model(cfg, default_model, device)
     if configure_suite: suite = configure_suite(model, cfg) or suite
     out = output_dir(cfg.output_dir, getattr(model, 'name', 'model'), cfg.split)
-    bar = _Progress(not cfg.plain and not cfg.quiet, f"{getattr(model, 'name', 'model')} on {task.value}/{cfg.split}")
+    bar = cfg.progress if callable(cfg.progress) else _Progress(not cfg.plain and not cfg.quiet, f"{getattr(model, 'name', 'model')} on {task.value}/{cfg.split}")
     try:
         runner = BenchmarkRunner(model, ds, suite, warmup_batches=cfg.warmup_batches, workers=cfg.workers, nonfinite=cfg.nonfinite,
                                  journal=out / 'per_sample.jsonl', resume=cfg.resume, progress=bar)
         result, report = runner.run_with_deployment_readiness(primary_metric, n_boot=cfg.n_boot, seed=cfg.seed)
-    finally: bar.close()
+    finally:
+        if hasattr(bar, 'close'): bar.close()
     paths = write_reports(result, report, out)
     if not cfg.quiet: print_summary(result_dict(result, report), paths)
     return result, report, paths
@@ -175,7 +177,7 @@ def _source(manifest):
     try: return json.loads(Path(manifest).read_text()).get('source') or {}
     except (OSError, ValueError): return {}
 
-# %% ../nbs/40_pipeline.ipynb #db46591e
+# %% ../nbs/40_pipeline.ipynb #3dcf8fbf
 def bench(task:str, # task name or alias
           model=None, # model name, BenchmarkModel, nn.Module or numpy callable (default: the task's learned model)
           split:str='all', # dataset split
