@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/nets.html.md"""
 __all__ = ['log', 'WEIGHTS_DIR', 'INPUT_SIZE', 'NETS', 'UNet', 'DepthUNet', 'InstanceUNet', 'instances_from_maps',
            'load_train_arrays', 'train_depth', 'train_instances', 'save_weights', 'load_net']
 
-# %% ../nbs/31_nets.ipynb #6cb634a1
+# %% ../nbs/31_nets.ipynb #499e35b0
 import json, math, time
 from pathlib import Path
 
@@ -21,10 +21,11 @@ from .errors import ModelError
 from .log import get_logger
 
 log = get_logger(__name__)
-WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights' if '__file__' in globals() else Path('../rpx_benchmark/weights').resolve()
+import rpx_benchmark
+WEIGHTS_DIR = Path(rpx_benchmark.__file__).resolve().parent / 'weights' # shipped inside the package
 INPUT_SIZE = (120, 160) # both nets run at a quarter of the 240x320 pixels
 
-# %% ../nbs/31_nets.ipynb #f622a80d
+# %% ../nbs/31_nets.ipynb #6b761e3b
 def _block(cin, cout):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                          nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -54,7 +55,7 @@ class InstanceUNet(UNet):
     def __init__(self, width:int=16): super().__init__(4, 2, width)
     def forward(self, x): return super().forward(torch.cat([x[:, :3], x[:, 3:4] / 5.0], 1))
 
-# %% ../nbs/31_nets.ipynb #7c3c0db6
+# %% ../nbs/31_nets.ipynb #4da685e7
 from scipy import ndimage
 
 def instances_from_maps(fg:np.ndarray, # H x W foreground probability
@@ -76,7 +77,7 @@ def instances_from_maps(fg:np.ndarray, # H x W foreground probability
         lab = np.where(grow, near, lab)
     return lab.astype(np.int32)
 
-# %% ../nbs/31_nets.ipynb #f3b9df81
+# %% ../nbs/31_nets.ipynb #d0a56310
 def load_train_arrays(manifest:str|Path, # object_segmentation manifest of the train split
                       size:tuple=INPUT_SIZE,
                       every:int=2, # keep every `every`-th frame (consecutive frames are near duplicates)
@@ -96,7 +97,7 @@ def load_train_arrays(manifest:str|Path, # object_segmentation manifest of the t
         fg.append(torch.from_numpy(m > 0).float()); bd.append(torch.from_numpy(mask_boundaries(m) & (m > 0)).float())
     return dict(rgb=torch.stack(rgb), depth=torch.stack(dep), fg=torch.stack(fg), bd=torch.stack(bd))
 
-# %% ../nbs/31_nets.ipynb #03d3c6e8
+# %% ../nbs/31_nets.ipynb #4dc2d460
 def _batches(n, bs, g):
     perm = torch.randperm(n, generator=g)
     return [perm[i:i + bs] for i in range(0, n, bs)]
@@ -139,7 +140,7 @@ def train_instances(data:dict, epochs:int=15, lr:float=3e-3, bs:int=16, seed:int
         if (ep + 1) % log_every == 0: log.info("instances epoch %d: loss %.4f", ep + 1, tot / len(data['rgb']))
     return net.eval()
 
-# %% ../nbs/31_nets.ipynb #b78106e6
+# %% ../nbs/31_nets.ipynb #36b68ba0
 NETS = {'depth_unet': DepthUNet, 'instance_unet': InstanceUNet}
 
 def save_weights(net:nn.Module, name:str, meta:dict, folder:str|Path=WEIGHTS_DIR) -> Path:

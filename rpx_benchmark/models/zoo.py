@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/zoo.html.md"""
 # %% auto #0
 __all__ = ['WEIGHTS', 'train_median_depth', 'depth_median', 'depth_unet', 'classical_segment', 'seg_classical', 'seg_unet']
 
-# %% ../../nbs/32_zoo.ipynb #bcc0d40a
+# %% ../../nbs/32_zoo.ipynb #44d571b9
 import json
 from pathlib import Path
 
@@ -15,9 +15,10 @@ import numpy as np
 
 from .registry import register_model
 
-WEIGHTS = Path(__file__).resolve().parents[1] / 'weights' if '__file__' in globals() else Path('../rpx_benchmark/weights').resolve()
+import rpx_benchmark
+WEIGHTS = Path(rpx_benchmark.__file__).resolve().parent / 'weights' # shipped inside the package
 
-# %% ../../nbs/32_zoo.ipynb #391758c3
+# %% ../../nbs/32_zoo.ipynb #3f9eff31
 def train_median_depth() -> float:
     "The median sensor depth of the `train` split (valid pixels), as recorded when the zoo was built."
     return float(json.loads((WEIGHTS / 'baselines.json').read_text())['depth_median_m'])
@@ -37,7 +38,7 @@ def depth_unet(device:str='cpu'):
     return make_torch_model(load_net('depth_unet', device=device), 'monocular_depth', name='depth_unet', device=device,
                             input_size=INPUT_SIZE, kind='metric')
 
-# %% ../../nbs/32_zoo.ipynb #96a41db8
+# %% ../../nbs/32_zoo.ipynb #4280414b
 def classical_segment(rgb:np.ndarray, depth:np.ndarray, min_area_frac:float=1e-3, max_area_frac:float=0.06,
                       depth_jump:float=0.03, color_edge:float=120.0) -> np.ndarray:
     "Instance ids from RGB-D by edges and connected components (a classical baseline)."
