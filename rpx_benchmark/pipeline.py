@@ -7,8 +7,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/pipeline.html.md"""
 # %% auto #0
 __all__ = ['log', 'BenchConfig', 'add_common_arguments', 'resolve_model', 'print_summary', 'run_task', 'bench']
 
-# %% ../nbs/40_pipeline.ipynb #3e085ec0
-import argparse, os, sys, time
+# %% ../nbs/40_pipeline.ipynb #33b160e9
+import argparse, sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
-# %% ../nbs/40_pipeline.ipynb #b31ee51d
+# %% ../nbs/40_pipeline.ipynb #34d0ae22
 @dataclass
 class BenchConfig:
     "Everything one benchmark run needs to know."
@@ -53,7 +53,7 @@ class BenchConfig:
         d['model_name'] = getattr(ns, 'model', None)
         return cls(task=task, suite_options=suite_options, **d)
 
-# %% ../nbs/40_pipeline.ipynb #f622a20e
+# %% ../nbs/40_pipeline.ipynb #3281a3f7
 def add_common_arguments(p:argparse.ArgumentParser, default_model:str):
     "The flags every task's `bench` subcommand shares."
     g = p.add_argument_group('model (priority: --model, then --hf-checkpoint)')
@@ -74,9 +74,8 @@ def add_common_arguments(p:argparse.ArgumentParser, default_model:str):
     r.add_argument('--workers', type=int, default=0, help='processes decoding ahead of the model (default: %(default)s)')
     r.add_argument('--warmup-batches', type=int, default=1, help='whole batches left out of latency (default: %(default)s)')
     r.add_argument('--plain', action='store_true', help='no progress bar')
-    p.set_defaults(default_model=default_model)
 
-# %% ../nbs/40_pipeline.ipynb #d575378f
+# %% ../nbs/40_pipeline.ipynb #ebd86885
 def resolve_model(cfg:BenchConfig, default_model:str|None=None, device:str='cpu') -> BenchmarkModel:
     "The model a config names: an object, else a registered name, else a checkpoint, else the default."
     task = TaskType.parse(cfg.task)
@@ -110,7 +109,7 @@ def _by_name(name, task, device):
         raise ConfigError(f"model {name!r} is a {e.task.value} model, not {task.value}", hint=f"see rpx_bench models --task {task.value}")
     return resolve(name, device=device)
 
-# %% ../nbs/40_pipeline.ipynb #f15b79cd
+# %% ../nbs/40_pipeline.ipynb #a047d126
 def print_summary(doc:dict, paths:dict, file=None):
     "Print a run's tables and report paths."
     from rpx_benchmark.reports import format_markdown_summary
@@ -134,7 +133,7 @@ class _Progress:
     def close(self):
         if self.bar is not None: self.bar.close()
 
-# %% ../nbs/40_pipeline.ipynb #cd2028fb
+# %% ../nbs/40_pipeline.ipynb #741ce9e3
 def run_task(cfg:BenchConfig, # the run's configuration
              suite, # the metric suite instance
              default_model:str|None=None, # used when the config names no model
@@ -157,7 +156,8 @@ def run_task(cfg:BenchConfig, # the run's configuration
     except ImportError: pass
     manifest = download_split(task, cfg.split, cfg.repo, cfg.revision, cfg.cache_dir, cfg.max_samples)
     ds = RPXDataset.from_manifest(manifest, batch_size=cfg.batch_size)
-    ds.info.update(repo_id=cfg.repo or ds.info.get('repo_id') or _source(manifest).get('repo_id'), revision=_source(manifest).get('revision'))
+    src = _source(manifest)
+    ds.info.update(repo_id=cfg.repo or ds.info.get('repo_id') or src.get('repo_id'), revision=src.get('revision'))
     model = resolve_model(cfg, default_model, device)
     if configure_suite: suite = configure_suite(model, cfg) or suite
     out = output_dir(cfg.output_dir, getattr(model, 'name', 'model'), cfg.split)
@@ -177,7 +177,7 @@ def _source(manifest):
     try: return json.loads(Path(manifest).read_text()).get('source') or {}
     except (OSError, ValueError): return {}
 
-# %% ../nbs/40_pipeline.ipynb #3dcf8fbf
+# %% ../nbs/40_pipeline.ipynb #92dc5d67
 def bench(task:str, # task name or alias
           model=None, # model name, BenchmarkModel, nn.Module or numpy callable (default: the task's learned model)
           split:str='all', # dataset split

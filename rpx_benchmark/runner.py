@@ -8,8 +8,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 __all__ = ['log', 'MIN_N', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult', 'Journal',
            'default_temporal_hook', 'default_sgc_hook', 'BenchmarkRunner']
 
-# %% ../nbs/23_runner.ipynb #50356012
-import copy, json, math, os, platform, sys, time
+# %% ../nbs/23_runner.ipynb #de111cc9
+import copy, json, math, os, platform, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .metrics.registry import MetricCalculator, get_metric_suite
 
 log = get_logger(__name__)
 
-# %% ../nbs/23_runner.ipynb #23eb3754
+# %% ../nbs/23_runner.ipynb #05444842
 def resolve_device(requested:str|None='auto') -> str:
     "'cuda' or 'cpu' (or 'cuda:N'); 'auto' picks CUDA when available; unavailable CUDA falls back to CPU with a warning."
     req = (requested or 'auto').strip().lower()
@@ -47,7 +47,7 @@ def _sync(device):
         import torch
         torch.cuda.synchronize()
 
-# %% ../nbs/23_runner.ipynb #f08b2e76
+# %% ../nbs/23_runner.ipynb #01adb3c8
 def rss_mb() -> float|None:
     "Current resident memory of this process in MB (Linux `/proc`), or None where unavailable."
     try:
@@ -66,7 +66,7 @@ def environment(device:str='cpu') -> dict:
     except ImportError: env.update(torch=None, torch_threads=None)
     return env
 
-# %% ../nbs/23_runner.ipynb #2338ac6a
+# %% ../nbs/23_runner.ipynb #a66ae3bc
 MIN_N = {'p50': 1, 'p90': 10, 'p99': 100}
 
 def latency_stats(ms:list) -> dict:
@@ -76,7 +76,7 @@ def latency_stats(ms:list) -> dict:
     out.update(mean=float(a.mean()) if len(a) else None, n=int(len(a)))
     return out
 
-# %% ../nbs/23_runner.ipynb #04f0d3fa
+# %% ../nbs/23_runner.ipynb #0ba88864
 @dataclass
 class BenchmarkResult:
     "Everything one run measured."
@@ -106,8 +106,8 @@ class BenchmarkResult:
             out[s.name] = float(np.mean(v)) if v else None
         return out
 
-# %% ../nbs/23_runner.ipynb #410f6985
-def _clip(r): return (r['scene'], r['phase'])
+# %% ../nbs/23_runner.ipynb #5fa23f5e
+def _clip_key(scene, phase) -> str: return f'{scene}/{phase}'
 
 class Journal:
     "Append-only per-sample journal with a header that identifies the run."
@@ -139,9 +139,9 @@ class Journal:
             except ValueError: break   # a torn last line from a kill: ignore it and what follows
         expected = self.header.get('clip_sizes', {})
         count = {}
-        for r in rows: count[f"{r['scene']}/{r['phase']}"] = count.get(f"{r['scene']}/{r['phase']}", 0) + 1
+        for r in rows: count[_clip_key(r['scene'], r['phase'])] = count.get(_clip_key(r['scene'], r['phase']), 0) + 1
         complete = {k for k, n in count.items() if n == expected.get(k)}
-        return [r for r in rows if f"{r['scene']}/{r['phase']}" in complete]
+        return [r for r in rows if _clip_key(r['scene'], r['phase']) in complete]
 
     def write(self, row:dict):
         self.f.write(json.dumps(to_jsonable(row), allow_nan=False) + '\n'); self.f.flush()
@@ -151,7 +151,7 @@ class Journal:
         except OSError: pass
         self.f.close()
 
-# %% ../nbs/23_runner.ipynb #03fca81f
+# %% ../nbs/23_runner.ipynb #e83aa442
 def _depth_of(pred):
     d = np.asarray(pred.depth, dtype=np.float32)
     if getattr(pred, 'kind', 'metric') == 'disparity':
@@ -175,7 +175,7 @@ def default_sgc_hook(task:TaskType):
         return lambda s, p: stack_geometric_coherence(p.mask, s.ground_truth.depth) if s.ground_truth.depth is not None else float('nan')
     return None
 
-# %% ../nbs/23_runner.ipynb #7b87522e
+# %% ../nbs/23_runner.ipynb #cde87da4
 import contextlib
 
 @contextlib.contextmanager
@@ -188,7 +188,7 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/23_runner.ipynb #a558cdd4
+# %% ../nbs/23_runner.ipynb #0eb0f701
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -220,11 +220,11 @@ class BenchmarkRunner:
     def header(self) -> dict:
         "What identifies this run in the journal."
         clips = {}
-        for e in self.dataset.entries: clips[f'{e.scene}/{e.phase.name}'] = clips.get(f'{e.scene}/{e.phase.name}', 0) + 1
+        for e in self.dataset.entries: clips[_clip_key(e.scene, e.phase.name)] = clips.get(_clip_key(e.scene, e.phase.name), 0) + 1
         return dict(manifest_sha256=self.dataset.manifest_sha256, model=getattr(self.model, 'name', type(self.model).__name__),
                     protocol=self.suite.protocol(), task=self.task.value, split=self.dataset.split, clip_sizes=clips)
 
-# %% ../nbs/23_runner.ipynb #13401e2e
+# %% ../nbs/23_runner.ipynb #34e09925
 def _run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
     ds, model, suite = self.dataset, self.model, self.suite
@@ -282,7 +282,7 @@ def _run(self:BenchmarkRunner) -> BenchmarkResult:
                 from rpx_benchmark.profiling import count_flops
                 with grad_ctx(), _model_errors(model, batch):
                     flop = model.count_flops(batch) if hasattr(model, 'count_flops') else count_flops(model.predict, batch)
-            _sync(device) if cuda else None
+            if cuda: _sync(device)
             t1 = time.perf_counter()
             with grad_ctx(), _model_errors(model, batch): preds = model.predict(batch)
             if cuda: _sync(device)
@@ -328,7 +328,7 @@ def _run(self:BenchmarkRunner) -> BenchmarkResult:
 
 BenchmarkRunner.run = _run
 
-# %% ../nbs/23_runner.ipynb #17f69dc1
+# %% ../nbs/23_runner.ipynb #750ade57
 def _result(self, rows, flop, batch_ms, sample_ms, bsizes, timing, peak_rss, ts_vals, sgc_vals, flags, resumed, device):
     mod = self.model.torch_module
     params = sum(p.numel() for p in mod.parameters()) if mod is not None else None
@@ -359,7 +359,7 @@ def _result(self, rows, flop, batch_ms, sample_ms, bsizes, timing, peak_rss, ts_
     return BenchmarkResult(self.task.value, self.model.describe(), self.dataset.split, rows, list(self.suite.metrics),
                            self.suite.protocol(), cost, timing, d, environment(device), ts_vals, sgc_vals, flags, resumed)
 
-# %% ../nbs/23_runner.ipynb #96574a14
+# %% ../nbs/23_runner.ipynb #71ae061f
 def _run_dr(self:BenchmarkRunner, primary_metric:str|None=None, higher_is_better:bool|None=None,
             n_boot:int=2000, seed:int=0) -> tuple:
     "Run, then build the `DeploymentReadinessReport`; return (result, report)."

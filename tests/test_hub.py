@@ -24,6 +24,10 @@ def hub(dataset_folder, monkeypatch):
     yield h
     h.stop()
 
+def sample_file(h, task, i, kind):
+    "The repo path of file `kind` of sample `i` in the served `all` manifest of `task`."
+    return json.loads((h.folder / f'manifests/{task}/all.json').read_text())['samples'][i][kind]
+
 def fetched(h): return {p.split('/resolve/')[1].partition('/')[2] for m, p in h.requests if m == 'GET' and '/resolve/' in p}
 
 def test_full_download_then_offline_from_cache(hub, tmp_path, monkeypatch):
@@ -49,8 +53,7 @@ def test_offline_without_cache_is_a_download_error(hub, tmp_path, monkeypatch):
     assert 'HF_HUB_OFFLINE' in e.value.hint
 
 def test_corrupted_file_detected_deleted_and_refetched(hub, tmp_path):
-    man = json.loads((hub.folder / 'manifests/monocular_depth/all.json').read_text())
-    bad = man['samples'][4]['depth']
+    bad = sample_file(hub, 'monocular_depth', 4, 'depth')
     hub.corrupt.add(bad)
     with pytest.raises(DownloadError, match='failed its checksum') as e:
         download_split('monocular_depth', 'all', repo_id=REPO, cache_dir=tmp_path)
@@ -61,8 +64,7 @@ def test_corrupted_file_detected_deleted_and_refetched(hub, tmp_path):
     assert RPXDataset.from_manifest(out)[4].ground_truth.depth.shape == (60, 80)
 
 def test_missing_file(hub, tmp_path):
-    man = json.loads((hub.folder / 'manifests/object_segmentation/all.json').read_text())
-    gone = man['samples'][2]['mask']
+    gone = sample_file(hub, 'object_segmentation', 2, 'mask')
     hub.files.remove(gone)
     with pytest.raises(DownloadError, match='missing') as e:
         download_split('segmentation', 'all', repo_id=REPO, cache_dir=tmp_path)

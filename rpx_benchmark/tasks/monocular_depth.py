@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/task_depth.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'AUTO_ALIGNMENT', 'SPEC', 'add_arguments', 'build_config', 'run']
 
-# %% ../../nbs/41_task_depth.ipynb #7d7fe6c6
+# %% ../../nbs/41_task_depth.ipynb #29eb3d6f
 from ..api import TaskType
 from ..pipeline import BenchConfig, add_common_arguments, run_task
 from .registry import TaskSpec, register_task
@@ -44,4 +44,5 @@ def run(cfg:BenchConfig) -> tuple:
 SPEC = register_task(TaskSpec(
     task=TaskType.monocular_depth.value, primary_metric='absrel', higher_is_better=False, run=run,
     display_name='Monocular depth', description='metric or relative depth from one RGB image',
-    required_modalities=('rgb', 'depth'), add_arguments=add_arguments, build_config=build_config, aliases=('depth',)))
+    required_modalities=('rgb', 'depth'), add_arguments=add_arguments, build_config=build_config, aliases=('depth',),
+    default_model=DEFAULT_MODEL))

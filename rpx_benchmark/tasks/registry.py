@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/tasks_registry.html.md"""
 # %% auto #0
 __all__ = ['TaskSpec', 'register_task', 'unregister_task', 'available_tasks', 'get_task']
 
-# %% ../../nbs/06_tasks_registry.ipynb #422e166d
+# %% ../../nbs/06_tasks_registry.ipynb #95775882
 import argparse, re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +16,7 @@ from ..api import TaskType, TASK_ALIASES
 from ..errors import ConfigError, unknown_name_hint
 from ..plugins import load_plugins
 
-# %% ../../nbs/06_tasks_registry.ipynb #4c7dc726
+# %% ../../nbs/06_tasks_registry.ipynb #0f318507
 def _canonical(name:str) -> str:
     try: return TaskType(name).value
     except ValueError: return str(name).strip().lower().replace('-', '_')
@@ -35,6 +35,7 @@ class TaskSpec:
     build_config: Callable|None = None # build_config(namespace_or_dict) -> config object passed to `run`
     robustness_hooks: dict = field(default_factory=dict) # e.g. {'temporal_stability': fn, 'sgc': fn}
     aliases: tuple = () # other names accepted on the command line
+    default_model: str|None = None # the registered model run when none is named
 
     def __post_init__(self):
         object.__setattr__(self, 'task', _canonical(self.task))
@@ -46,7 +47,7 @@ class TaskSpec:
     @property
     def direction(self) -> str: return 'higher' if self.higher_is_better else 'lower'
 
-# %% ../../nbs/06_tasks_registry.ipynb #97d4be6d
+# %% ../../nbs/06_tasks_registry.ipynb #3b635418
 _TASKS: dict = {}
 
 def register_task(spec:TaskSpec) -> TaskSpec:

@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/task_segmentation.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'SPEC', 'add_arguments', 'build_config', 'run']
 
-# %% ../../nbs/42_task_segmentation.ipynb #9bd0d15b
+# %% ../../nbs/42_task_segmentation.ipynb #67c780d3
 from ..api import TaskType
 from ..pipeline import BenchConfig, add_common_arguments, run_task
 from .registry import TaskSpec, register_task
@@ -34,4 +34,4 @@ SPEC = register_task(TaskSpec(
     task=TaskType.object_segmentation.value, primary_metric='pq', higher_is_better=True, run=run,
     display_name='Instance segmentation', description='object instances from RGB-D; Hungarian-matched PQ',
     required_modalities=('rgb', 'mask'), add_arguments=add_arguments, build_config=build_config,
-    aliases=('segmentation', 'instance_segmentation')))
+    aliases=('segmentation', 'instance_segmentation'), default_model=DEFAULT_MODEL))
