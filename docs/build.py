@@ -47,12 +47,26 @@ DIRECTIVE = re.compile(r'^#\|\s*([\w-]+)(.*)$', re.M)
 def _directives(src) -> set:
     return {m.group(1) for m in DIRECTIVE.finditer(src)}
 
+def _patched_class(fn) -> str|None:
+    "The class a `@patch`-decorated function is attached to (the annotation of its first argument), else None."
+    import ast
+    for d in fn.decorator_list:
+        name = d.func if isinstance(d, ast.Call) else d
+        if isinstance(name, ast.Name) and name.id == 'patch' and fn.args.args and isinstance(fn.args.args[0].annotation, ast.Name):
+            return fn.args.args[0].annotation.id
+    return None
+
 def _public_names(src) -> list:
-    "Public functions and classes defined at the top level of an exported cell."
+    "Public functions and classes defined at the top level of an exported cell; patched methods as `Class.method`."
     import ast
     try: tree = ast.parse(src)
     except SyntaxError: return []
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not n.name.startswith('_')]
+    out = []
+    for n in tree.body:
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or n.name.startswith('_'): continue
+        cls = _patched_class(n) if not isinstance(n, ast.ClassDef) else None
+        out.append(f'{cls}.{n.name}' if cls else n.name)
+    return out
 
 def prepare(nb):
     "nbdev's docs processing: hide `#| hide` and exported source, add show_doc after exported cells, skip `notest` cells."

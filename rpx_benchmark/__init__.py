@@ -15,21 +15,23 @@ _EXPORTS = {
     'get_logger': 'log', 'configure_logging': 'log',
     # vocabulary
     'TaskType': 'api', 'Phase': 'api', 'Difficulty': 'api', 'ESD_WEIGHTS': 'api', 'Intrinsics': 'api',
-    'Sample': 'api', 'DepthGroundTruth': 'api', 'SegmentationGroundTruth': 'api', 'DepthPrediction': 'api',
-    'SegmentationPrediction': 'api', 'BenchmarkModel': 'api', 'validate_prediction': 'api',
-    # registries
-    'register_model': 'models.registry', 'available_models': 'models.registry', 'resolve': 'models.registry',
+    'Sample': 'api', 'ModelInput': 'api', 'BenchmarkModel': 'api', 'validate_prediction': 'api',
+    # registries and the task contract
+    'Registry': 'plugins', 'register_model': 'models.registry', 'available_models': 'models.registry', 'resolve': 'models.registry',
     'MetricCalculator': 'metrics.registry', 'MetricSpec': 'metrics.registry', 'register_metric': 'metrics.registry',
-    'get_metric_suite': 'metrics.registry', 'TaskSpec': 'tasks.registry', 'register_task': 'tasks.registry',
+    'get_metric_suite': 'metrics.registry', 'TaskSpec': 'tasks.registry', 'Field': 'tasks.registry', 'register_task': 'tasks.registry',
     'available_tasks': 'tasks.registry', 'get_task': 'tasks.registry',
     # data
-    'RPXDataset': 'loader', 'download_split': 'hub', 'generate': 'synthetic',
+    'RPXDataset': 'loader', 'download_split': 'hub', 'generate': 'synthetic.dataset',
     # running and reporting
     'bench': 'pipeline', 'BenchConfig': 'pipeline', 'BenchmarkRunner': 'runner', 'BenchmarkResult': 'runner',
     'DeploymentReadinessReport': 'deployment', 'count_flops': 'profiling', 'write_reports': 'reports', 'compare': 'reports',
     # bring your own model
-    'make_numpy_depth_model': 'adapters', 'make_numpy_mask_model': 'adapters', 'make_torch_model': 'adapters',
-    'make_hf_model': 'adapters',
+    'make_numpy_model': 'adapters', 'make_torch_model': 'adapters', 'make_hf_model': 'adapters',
+    # the built-in tasks' own types and shortcuts
+    'DepthGroundTruth': 'tasks.monocular_depth', 'DepthPrediction': 'tasks.monocular_depth',
+    'make_numpy_depth_model': 'tasks.monocular_depth', 'SegmentationGroundTruth': 'tasks.segmentation',
+    'SegmentationPrediction': 'tasks.segmentation', 'make_numpy_mask_model': 'tasks.segmentation',
     # metrics on plain arrays
     'depth_metrics': 'metrics.depth', 'instance_segmentation_metrics': 'metrics.segmentation',
 }

@@ -31,11 +31,11 @@ def format_table(rows:list, # list of dicts with the same keys
     fmt = lambda r: '  '.join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
     return '\n'.join([fmt(cells[0]), fmt(['-' * w for w in widths])] + [fmt(r) for r in cells[1:]])
 
-# %% ../nbs/90_cli.ipynb #c99de550
+# %% ../nbs/90_cli.ipynb #b0cdc02b
 def cmd_tasks(args) -> int:
     "List the registered tasks with their primary metric and its direction."
-    rows = [dict(task=s.task, primary_metric=s.primary_metric, better=s.direction,
-                 aliases=','.join(s.aliases), description=s.description) for s in available_tasks()]
+    rows = [dict(task=s.task, primary_metric=s.primary_metric, better=s.direction, aliases=','.join(s.aliases),
+                 default_model=s.default_model, description=s.description) for s in available_tasks()]
     print(json.dumps(rows, indent=1) if args.json else format_table(rows))
     return 0
 
@@ -48,10 +48,10 @@ def cmd_models(args) -> int:
     return 0
 
 def cmd_bench(args) -> int:
-    "Run one registered task with the parsed flags."
+    "Run one registered task with the parsed flags (its `run`, or the shared pipeline), given a `BenchConfig`."
+    from rpx_benchmark.pipeline import BenchConfig, run_task
     spec = get_task(args.bench_task)
-    cfg = spec.build_config(args) if spec.build_config else vars(args)
-    spec.run(cfg)
+    (spec.run or run_task)(BenchConfig.from_namespace(args, spec))
     return 0
 
 # %% ../nbs/90_cli.ipynb #568b4b42
@@ -129,14 +129,16 @@ def _add_data_commands(sub):
     y.add_argument('--overwrite', action='store_true', help='replace an existing folder')
     y.set_defaults(func=cmd_synth)
 
-# %% ../nbs/90_cli.ipynb #93b26966
+# %% ../nbs/90_cli.ipynb #a6528414
 def _add_bench(sub):
+    from rpx_benchmark.pipeline import add_common_arguments
     p = sub.add_parser('bench', help='run a benchmark task', description='Run a benchmark task on a model.')
     tsub = p.add_subparsers(dest='bench_task', metavar='TASK', required=True)
     for spec in available_tasks():
         tp = tsub.add_parser(spec.task, aliases=list(spec.aliases), help=spec.description or spec.display_name,
                              description=f"{spec.display_name}: {spec.description}  Primary metric: "
                                          f"{spec.primary_metric} ({spec.direction} is better).")
+        add_common_arguments(tp, spec)
         if spec.add_arguments: spec.add_arguments(tp)
         tp.set_defaults(func=cmd_bench, bench_task=spec.task)
     return p

@@ -43,8 +43,16 @@ def resolve_level(level:int|str|None=None, # explicit level (name or number) win
                           hint=f"use one of {', '.join(sorted(set(_LEVELS) - {'WARN'}))} (for example RPX_LOG_LEVEL=DEBUG)")
     return _LEVELS[key]
 
-# %% ../nbs/01_log.ipynb #3d966a71
+# %% ../nbs/01_log.ipynb #dad582c0
 _TAG = '_rpx_handler'
+
+class _CurrentStderr(logging.StreamHandler):
+    "A stream handler that writes to whatever `sys.stderr` is when a record is emitted (notebooks and test runners swap it)."
+    def __init__(self): super().__init__(sys.stderr)
+    @property
+    def stream(self): return sys.stderr
+    @stream.setter
+    def stream(self, value): pass
 
 def configure_logging(level:int|str|None=None, # explicit level; see `resolve_level`
                       verbose:int=0, # count of `-v` flags
@@ -66,7 +74,7 @@ def configure_logging(level:int|str|None=None, # explicit level; see `resolve_le
             handler.setFormatter(logging.Formatter('%(message)s'))
         except ImportError: handler = None
     if handler is None:
-        handler = logging.StreamHandler(out)
+        handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
         handler.setFormatter(logging.Formatter('%(levelname)s %(name)s: %(message)s'))
     setattr(handler, _TAG, True)
     root.addHandler(handler)

@@ -6,10 +6,10 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/reports.html.md"""
 
 # %% auto #0
 __all__ = ['log', 'SCHEMA_VERSION', 'PHASE_COLORS', 'output_dir', 'result_dict', 'plot_phase_scores', 'plot_per_sample',
-           'plot_latency', 'save_png', 'format_markdown_summary', 'write_reports', 'load_result', 'leaderboard_rows',
-           'compare']
+           'plot_latency', 'save_png', 'format_markdown_summary', 'write_reports', 'load_result', 'find_results',
+           'leaderboard_rows', 'group_results', 'leaderboard_markdown', 'compare']
 
-# %% ../nbs/24_reports.ipynb #1adf3214
+# %% ../nbs/24_reports.ipynb #326517eb
 import json, math
 from pathlib import Path
 
@@ -21,13 +21,17 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = '1.0'
+SCHEMA_VERSION = '2.0'
 
-def output_dir(base:str|Path, model:str, split:str) -> Path:
-    "The result folder of `model` on `split` under `base`."
-    return Path(base) / sanitize_name(model) / sanitize_name(split)
+def output_dir(base:str|Path, # the results folder (`--output-dir`)
+               task:str, # the task's registered name
+               model:str, # the model's name
+               run:str, # the split, with the suffixes of non-default options
+              ) -> Path:
+    "The result folder of one run: `base/<task>/<model>/<run>`."
+    return Path(base) / sanitize_name(task) / sanitize_name(model) / sanitize_name(run)
 
-# %% ../nbs/24_reports.ipynb #c29b148f
+# %% ../nbs/24_reports.ipynb #3307b1a6
 def result_dict(result, # BenchmarkResult
                 report, # DeploymentReadinessReport
                ) -> dict:
@@ -37,7 +41,7 @@ def result_dict(result, # BenchmarkResult
     return to_jsonable(dict(
         schema_version=SCHEMA_VERSION, task=result.task, model=result.model, split=result.split,
         num_samples=result.num_samples, resumed_samples=result.resumed_rows,
-        dataset=dict(repo=result.dataset.get('repo_id') or result.dataset.get('name'), **result.dataset),
+        dataset=dict(result.dataset, repo=result.dataset.get('repo_id') or result.dataset.get('name')),
         protocol=dict(result.protocol, primary_metric=report.primary_metric, higher_is_better=report.higher_is_better,
                       conventions=rep['conventions']),
         metrics=rep['metrics'],
@@ -96,7 +100,7 @@ def save_png(fig, path) -> Path:
     import io
     buf = io.BytesIO(); fig.savefig(buf, format='png'); return atomic_write_bytes(path, buf.getvalue())
 
-# %% ../nbs/24_reports.ipynb #02159923
+# %% ../nbs/24_reports.ipynb #11399c20
 def _f(v, nd=4):
     if v is None: return 'n/a'
     if isinstance(v, float): return f'{v:.{nd}g}' if abs(v) < 1e-3 and v != 0 else f'{v:.{nd}f}'
@@ -116,9 +120,9 @@ def format_markdown_summary(doc:dict, # a result.json document
     out = [f"# {doc['model']['name']} on {doc['task']} / {doc['split']}", '',
            f"{doc['num_samples']} samples; primary metric `{pm}` ({'higher' if hib else 'lower'} is better). "
            f"Intervals: 95% bootstrap over scenes.", '', '## Task performance', '',
-           _md_table(['metric', 'mean', '95% CI', 'better', 'n', 'NaN'],
-                     [[k, _f(m['mean']), _ci(m['ci95']), 'higher' if m['higher_is_better'] else 'lower', m['n'], m['n_nan']]
-                      for k, m in doc['metrics'].items()]), '',
+           _md_table(['metric', 'value', '95% CI', 'better', 'aggregation', 'n', 'NaN'],
+                     [[k, _f(m['value']), _ci(m['ci95']), 'higher' if m['higher_is_better'] else 'lower', m.get('aggregation', 'mean'),
+                       m['n'], m['n_nan']] for k, m in doc['metrics'].items()]), '',
            '## Phase scores (difficulty-weighted)', '',
            _md_table(['phase', pm, '95% CI'], [[k, _f(ps[k]), _ci(ci[k])] for k in ('clutter', 'interaction', 'clean', 'overall')]), '',
            f"Delta interaction - clutter: {_f(ps['delta_int'])} {_ci(ci['delta_int'])}; "
@@ -159,51 +163,89 @@ def write_reports(result, report, out_dir:str|Path, plots:bool=True) -> dict:
     if (out / 'per_sample.jsonl').exists(): paths['per_sample'] = out / 'per_sample.jsonl'
     return paths
 
-# %% ../nbs/24_reports.ipynb #11b1b4e9
+# %% ../nbs/24_reports.ipynb #ffbbdc46
 def load_result(path:str|Path) -> dict:
     "The result.json of a folder (or the file itself)."
     p = Path(path); p = p / 'result.json' if p.is_dir() else p
     if not p.is_file(): raise DatasetError(f"no result.json in {path}", hint="pass folders written by `rpx_bench bench`")
     try: doc = json.loads(p.read_text())
     except ValueError as e: raise DatasetError(f"{p} is not valid JSON: {e}", hint="the run was interrupted; run it again") from None
-    if str(doc.get('schema_version', '')).split('.')[0] != SCHEMA_VERSION.split('.')[0]:
-        raise DatasetError(f"{p} has schema {doc.get('schema_version')!r}, this toolkit reads {SCHEMA_VERSION}", hint="rerun the benchmark with this version")
+    if not isinstance(doc, dict) or str(doc.get('schema_version', '')).split('.')[0] != SCHEMA_VERSION.split('.')[0]:
+        raise DatasetError(f"{p} has schema {doc.get('schema_version') if isinstance(doc, dict) else None!r}, this toolkit reads {SCHEMA_VERSION}",
+                           hint="rerun the benchmark with this version")
     return doc
 
+def find_results(paths:list) -> list:
+    "The result.json files of `paths`: each a result file, a run folder, or a folder searched recursively."
+    out = []
+    for p in map(Path, paths):
+        if p.is_file() or (p / 'result.json').is_file(): out.append(p if p.is_file() else p / 'result.json')
+        elif p.is_dir(): out += sorted(p.rglob('result.json'))
+        else: raise DatasetError(f"{p} does not exist", hint="pass result folders written by `rpx_bench bench` (or the folder holding them)")
+    if not out: raise DatasetError(f"no result.json under {', '.join(map(str, paths))}", hint="pass folders written by `rpx_bench bench`")
+    return out
+
+# %% ../nbs/24_reports.ipynb #a01198ad
 def leaderboard_rows(docs:list) -> list:
-    "One row per run, sorted by the primary metric (best first)."
-    tasks = {d['task'] for d in docs}
-    if len(tasks) > 1: raise ConfigError(f"cannot rank runs of different tasks together: {', '.join(sorted(tasks))}", hint="compare one task at a time")
+    "One row per run of one task and primary metric, sorted by the primary metric (best first)."
+    keys = {(d['task'], d['protocol']['primary_metric']) for d in docs}
+    if len(keys) > 1: raise ConfigError(f"cannot rank runs with different tasks or primary metrics together: {sorted(keys)}",
+                                        hint="compare one task at a time (compare groups them for you)")
     rows = []
     for d in docs:
         pm = d['protocol']['primary_metric']; ts = d['robustness'].get('temporal_stability') or {}
-        rows.append(dict(model=d['model']['name'], split=d['split'], metric=pm, value=d['metrics'][pm]['mean'], ci95=d['metrics'][pm]['ci95'],
+        rows.append(dict(model=d['model']['name'], split=d['split'], metric=pm, value=d['metrics'][pm]['value'], ci95=d['metrics'][pm]['ci95'],
                          overall=d['phase_scores']['overall'], str_int=d['robustness']['str']['clutter->interaction']['value'],
                          ts=ts.get('mean'), flops_g=d['compute_cost']['flops_g'], params_m=d['compute_cost']['params_m'],
-                         p50_ms=d['compute_cost']['latency_ms_per_sample']['p50'], hib=d['protocol']['higher_is_better']))
+                         p50_ms=d['compute_cost']['latency_ms_per_sample']['p50'], hib=d['protocol']['higher_is_better'],
+                         options=d['protocol'].get('options', {}), n=d['num_samples']))
     rows.sort(key=lambda r: (r['value'] is None, -(r['value'] or 0) if r['hib'] else (r['value'] or 0)))
     return rows
 
-def compare(paths:list, out_dir:str|Path|None=None) -> tuple:
-    "Leaderboard Markdown (and, with `out_dir`, leaderboard.md and two scatter plots); returns (markdown, paths)."
-    docs = [load_result(p) for p in paths]
-    rows = leaderboard_rows(docs)
-    pm = rows[0]['metric']
-    md = _md_table(['rank', 'model', 'split', f'{pm} (95% CI)', 'overall phase score', 'STR clutter->interaction', 'temporal stability',
-                    'GFLOPs', 'params (M)', 'p50 ms/sample'],
-                   [[i + 1, r['model'], r['split'], f"{_f(r['value'])} {_ci(r['ci95'])}", _f(r['overall']), _f(r['str_int']), _f(r['ts']),
-                     _f(r['flops_g'], 3), _f(r['params_m'], 3), _f(r['p50_ms'], 3)] for i, r in enumerate(rows)])
+def group_results(docs:list) -> dict:
+    "`{(task, primary metric): [docs]}`: runs that can be ranked together."
     out = {}
+    for d in docs: out.setdefault((d['task'], d['protocol']['primary_metric']), []).append(d)
+    return out
+
+# %% ../nbs/24_reports.ipynb #b8f7335c
+def leaderboard_markdown(rows:list) -> str:
+    "The leaderboard table of one group; a column of protocol options when they differ between runs."
+    pm = rows[0]['metric']
+    differ = len({json.dumps(r['options'], sort_keys=True) for r in rows}) > 1
+    head = ['rank', 'model', 'split', 'samples', f'{pm} (95% CI)', 'overall phase score', 'STR clutter->interaction', 'temporal stability',
+            'GFLOPs', 'params (M)', 'p50 ms/sample'] + (['protocol options'] if differ else [])
+    body = [[i + 1, r['model'], r['split'], r['n'], f"{_f(r['value'])} {_ci(r['ci95'])}", _f(r['overall']), _f(r['str_int']), _f(r['ts']),
+             _f(r['flops_g'], 3), _f(r['params_m'], 3), _f(r['p50_ms'], 3)] + ([json.dumps(r['options'], sort_keys=True)] if differ else [])
+            for i, r in enumerate(rows)]
+    return _md_table(head, body)
+
+def _scatter(rows, od, stem):
+    out = {}
+    pm = rows[0]['metric']
+    for name, key, label in (('accuracy_vs_flops', 'flops_g', 'GFLOPs per sample'), ('accuracy_vs_robustness', 'str_int', 'STR clutter->interaction (1 = unchanged)')):
+        fig = _fig(); ax = fig.subplots()
+        for r in rows:
+            if r[key] is not None and r['value'] is not None:
+                ax.scatter(r[key], r['value']); ax.annotate(r['model'], (r[key], r['value']), textcoords='offset points', xytext=(4, 4), fontsize=8)
+        ax.set_xlabel(label); ax.set_ylabel(f"{pm} ({'higher' if rows[0]['hib'] else 'lower'} is better)")
+        if key == 'flops_g' and any(r[key] for r in rows): ax.set_xscale('log')
+        out[f'{stem}{name}'] = save_png(fig, od / f'{stem}{name}.png')
+    return out
+
+# %% ../nbs/24_reports.ipynb #1e224dfe
+def compare(paths:list, # result folders, result.json files, or folders holding them (searched recursively)
+            out_dir:str|Path|None=None, # also write leaderboard.md and scatter plots here
+           ) -> tuple:
+    "Leaderboards, one per task and primary metric (Markdown; with `out_dir`, leaderboard.md and plots); returns (markdown, paths)."
+    groups = group_results([load_result(p) for p in find_results(paths)])
+    parts, out = [], {}
+    for i, ((task, pm), docs) in enumerate(sorted(groups.items())):
+        rows = leaderboard_rows(docs)
+        parts.append((f'## {task} ({pm}, {"higher" if rows[0]["hib"] else "lower"} is better)\n\n' if len(groups) > 1 else '') + leaderboard_markdown(rows))
+        if out_dir: out.update(_scatter(rows, Path(out_dir), f'{task}_' if len(groups) > 1 else ''))
+    md = '\n\n'.join(parts)
     if out_dir:
-        od = Path(out_dir)
-        for name, key, label in (('accuracy_vs_flops', 'flops_g', 'GFLOPs per sample'), ('accuracy_vs_robustness', 'str_int', 'STR clutter->interaction (1 = unchanged)')):
-            fig = _fig(); ax = fig.subplots()
-            for r in rows:
-                if r[key] is not None and r['value'] is not None:
-                    ax.scatter(r[key], r['value']); ax.annotate(r['model'], (r[key], r['value']), textcoords='offset points', xytext=(4, 4), fontsize=8)
-            ax.set_xlabel(label); ax.set_ylabel(f"{pm} ({'higher' if rows[0]['hib'] else 'lower'} is better)")
-            if key == 'flops_g' and any(r[key] for r in rows): ax.set_xscale('log')
-            out[name] = save_png(fig, od / f'{name}.png')
-        out['leaderboard'] = atomic_write_text(od / 'leaderboard.md', f'# Leaderboard: {docs[0]["task"]}\n\n' + md + '\n\n' +
-                                               '\n\n'.join(f'![{n}]({n}.png)' for n in ('accuracy_vs_flops', 'accuracy_vs_robustness')) + '\n')
+        imgs = '\n\n'.join(f'![{k}]({Path(v).name})' for k, v in out.items())
+        out['leaderboard'] = atomic_write_text(Path(out_dir) / 'leaderboard.md', '# Leaderboard\n\n' + md + '\n\n' + imgs + '\n')
     return md, out

@@ -1,4 +1,4 @@
-"""`BenchmarkRunner`: predictions checked, metrics per sample, every row journalled as it is made, FLOPs counted apart, latency timed honestly.
+"""`BenchmarkRunner`: predictions checked, metrics per sample, every row journalled as it is made, FLOPs counted on the warm-up batch, latency timed honestly.
 
 Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 
@@ -6,22 +6,23 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 
 # %% auto #0
 __all__ = ['log', 'MIN_N', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult', 'Journal',
-           'default_temporal_hook', 'default_sgc_hook', 'BenchmarkRunner']
+           'BenchmarkRunner', 'RunState']
 
-# %% ../nbs/23_runner.ipynb #de111cc9
-import copy, json, math, os, platform, time
+# %% ../nbs/23_runner.ipynb #41b9c729
+import contextlib, copy, json, math, os, platform, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 
-from .api import BenchmarkModel, TaskType
-from .deployment import (build_report, depth_temporal_stability, mask_temporal_stability,
-                                      stack_geometric_coherence)
+from .api import BenchmarkModel, ModelInput
+from .deployment import build_report
 from .errors import ConfigError, ModelError, RPXError
 from .fsutil import to_jsonable
 from .log import get_logger
-from .metrics.registry import MetricCalculator, get_metric_suite
+from .metrics.registry import MetricCalculator
+from .tasks.registry import canonical_task
 
 log = get_logger(__name__)
 
@@ -76,7 +77,7 @@ def latency_stats(ms:list) -> dict:
     out.update(mean=float(a.mean()) if len(a) else None, n=int(len(a)))
     return out
 
-# %% ../nbs/23_runner.ipynb #0ba88864
+# %% ../nbs/23_runner.ipynb #f9e8bd5a
 @dataclass
 class BenchmarkResult:
     "Everything one run measured."
@@ -99,14 +100,15 @@ class BenchmarkResult:
     def num_samples(self) -> int: return len(self.rows)
 
     def metric_means(self) -> dict:
-        "Mean of each metric over the samples where it is finite."
+        "Mean of each mean-aggregated metric over the samples where it is finite."
         out = {}
         for s in self.metric_specs:
+            if s.aggregation != 'mean': continue
             v = [r[s.name] for r in self.rows if r.get(s.name) is not None and math.isfinite(r[s.name])]
             out[s.name] = float(np.mean(v)) if v else None
         return out
 
-# %% ../nbs/23_runner.ipynb #5fa23f5e
+# %% ../nbs/23_runner.ipynb #5cc94bd2
 def _clip_key(scene, phase) -> str: return f'{scene}/{phase}'
 
 class Journal:
@@ -114,7 +116,7 @@ class Journal:
     def __init__(self, path:str|Path, header:dict, resume:bool=False):
         self.path, self.header = Path(path), to_jsonable(header)
         self.done = []
-        if resume and self.path.is_file(): self.done = self._read()
+        if resume and self.path.is_file(): self.done = self.read()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix('.jsonl.tmp')
         with open(tmp, 'w') as f:   # rewrite header + reusable rows, then append from there
@@ -123,27 +125,8 @@ class Journal:
         os.replace(tmp, self.path)
         self.f = open(self.path, 'a')
 
-    def _read(self) -> list:
-        lines = self.path.read_text().splitlines()
-        try: head = json.loads(lines[0])['_header'] if lines else None
-        except (ValueError, KeyError, TypeError): head = None
-        if head is None: raise ConfigError(f"{self.path} is not a per-sample journal", hint="delete it or run without --resume")
-        for k in ('manifest_sha256', 'model', 'protocol'):
-            if head.get(k) != self.header.get(k):
-                raise ConfigError(f"cannot resume: the journal in {self.path} was written with another {k.replace('_', ' ')}",
-                                  hint="run without --resume to start over, or use another --output-dir",
-                                  details=dict(journal=head.get(k), now=self.header.get(k)))
-        rows = []
-        for ln in lines[1:]:
-            try: rows.append(json.loads(ln))
-            except ValueError: break   # a torn last line from a kill: ignore it and what follows
-        expected = self.header.get('clip_sizes', {})
-        count = {}
-        for r in rows: count[_clip_key(r['scene'], r['phase'])] = count.get(_clip_key(r['scene'], r['phase']), 0) + 1
-        complete = {k for k, n in count.items() if n == expected.get(k)}
-        return [r for r in rows if _clip_key(r['scene'], r['phase']) in complete]
-
     def write(self, row:dict):
+        "Append one row and flush it."
         self.f.write(json.dumps(to_jsonable(row), allow_nan=False) + '\n'); self.f.flush()
 
     def close(self):
@@ -151,33 +134,29 @@ class Journal:
         except OSError: pass
         self.f.close()
 
-# %% ../nbs/23_runner.ipynb #e83aa442
-def _depth_of(pred):
-    d = np.asarray(pred.depth, dtype=np.float32)
-    if getattr(pred, 'kind', 'metric') == 'disparity':
-        with np.errstate(divide='ignore'): d = np.where(d > 0, 1.0 / d, 0).astype(np.float32)
-    return d
+# %% ../nbs/23_runner.ipynb #74238220
+@patch
+def read(self:Journal) -> list:
+    "The rows of the journal on disk that belong to complete clips (after checking its header matches this run)."
+    lines = self.path.read_text().splitlines()
+    try: head = json.loads(lines[0])['_header'] if lines else None
+    except (ValueError, KeyError, TypeError): head = None
+    if head is None: raise ConfigError(f"{self.path} is not a per-sample journal", hint="delete it or run without --resume")
+    for k in ('manifest_sha256', 'model', 'protocol'):
+        if head.get(k) != self.header.get(k):
+            raise ConfigError(f"cannot resume: the journal in {self.path} was written with another {k.replace('_', ' ')}",
+                              hint="run without --resume to start over, or use another --output-dir",
+                              details=dict(journal=head.get(k), now=self.header.get(k)))
+    rows = []
+    for ln in lines[1:]:
+        try: rows.append(json.loads(ln))
+        except ValueError: break   # a torn last line from a kill: ignore it and what follows
+    expected, count = self.header.get('clip_sizes', {}), {}
+    for r in rows: count[_clip_key(r['scene'], r['phase'])] = count.get(_clip_key(r['scene'], r['phase']), 0) + 1
+    complete = {k for k, n in count.items() if n == expected.get(k)}
+    return [r for r in rows if _clip_key(r['scene'], r['phase']) in complete]
 
-def default_temporal_hook(task:TaskType):
-    "TS of a consecutive pair `(prev_sample, prev_pred, sample, pred)` for the built-in tasks."
-    if task == TaskType.monocular_depth:
-        return lambda s0, p0, s1, p1: depth_temporal_stability(_depth_of(p0), _depth_of(p1), s0.pose, s1.pose, s0.intrinsics.K)
-    if task == TaskType.object_segmentation:
-        def seg(s0, p0, s1, p1):
-            if s1.ground_truth.depth is None: return float('nan')
-            return mask_temporal_stability(p0.mask, p1.mask, s1.ground_truth.depth, s0.pose, s1.pose, s0.intrinsics.K)
-        return seg
-    return None
-
-def default_sgc_hook(task:TaskType):
-    "SGC of one segmentation prediction against the sensor depth."
-    if task == TaskType.object_segmentation:
-        return lambda s, p: stack_geometric_coherence(p.mask, s.ground_truth.depth) if s.ground_truth.depth is not None else float('nan')
-    return None
-
-# %% ../nbs/23_runner.ipynb #cde87da4
-import contextlib
-
+# %% ../nbs/23_runner.ipynb #093b6c73
 @contextlib.contextmanager
 def _model_errors(model, batch):
     try: yield
@@ -188,12 +167,12 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/23_runner.ipynb #0eb0f701
+# %% ../nbs/23_runner.ipynb #e698ec7b
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
                  dataset, # an RPXDataset
-                 metric_suite:MetricCalculator|None=None, # default: the task's registered suite
+                 metric_suite:MetricCalculator|None=None, # default: the task's suite, configured for the model
                  *,
                  warmup_batches:int=1, # whole batches excluded from latency
                  workers:int=0, # decoding processes (prefetch)
@@ -202,171 +181,240 @@ class BenchmarkRunner:
                  resume:bool=False, # reuse the journal's complete clips
                  count_flops:bool=True, # count FLOPs on the first batch
                  progress=None, # callable(done, total) after each batch
-                 temporal_hook=None, sgc_hook=None, # override the robustness computations
+                 temporal_hook=None, sgc_hook=None, # override the task's robustness hooks
                 ):
         if nonfinite not in ('flag', 'error'): raise ConfigError(f"nonfinite policy {nonfinite!r}", hint="use 'flag' or 'error'")
         if warmup_batches < 0: raise ConfigError("warmup_batches must be >= 0", hint="pass 0 or more")
-        self.model, self.dataset = model, dataset
-        self.task = TaskType.parse(model.task if model.task else dataset.task)
+        self.model, self.dataset, self.spec = model, dataset, dataset.spec
+        self.task = canonical_task(model.task) if model.task else dataset.task
         if self.task != dataset.task:
-            raise ConfigError(f"model {getattr(model, 'name', '?')} answers {self.task.value} but the dataset is {dataset.task.value}",
+            raise ConfigError(f"model {getattr(model, 'name', '?')} answers {self.task} but the dataset is {dataset.task}",
                               hint="pick a model registered for the dataset's task (rpx_bench models --task ...)")
-        self.suite = metric_suite or get_metric_suite(self.task)()
+        self.suite = metric_suite or self.spec.make_suite({}, model)
         self.warmup, self.workers, self.nonfinite = int(warmup_batches), int(workers), nonfinite
         self.journal_path, self.resume, self.do_flops, self.progress = journal, resume, count_flops, progress
-        self.temporal_hook = temporal_hook or default_temporal_hook(self.task)
-        self.sgc_hook = sgc_hook or default_sgc_hook(self.task)
+        self.temporal_hook = temporal_hook or self.spec.temporal_stability
+        self.sgc_hook = sgc_hook or self.spec.geometric_coherence
 
-    def header(self) -> dict:
-        "What identifies this run in the journal."
-        clips = {}
-        for e in self.dataset.entries: clips[_clip_key(e.scene, e.phase.name)] = clips.get(_clip_key(e.scene, e.phase.name), 0) + 1
-        return dict(manifest_sha256=self.dataset.manifest_sha256, model=getattr(self.model, 'name', type(self.model).__name__),
-                    protocol=self.suite.protocol(), task=self.task.value, split=self.dataset.split, clip_sizes=clips)
+# %% ../nbs/23_runner.ipynb #c2822734
+@patch
+def header(self:BenchmarkRunner) -> dict:
+    "What identifies this run in the journal."
+    clips = {}
+    for e in self.dataset.entries: clips[_clip_key(e.scene, e.phase.name)] = clips.get(_clip_key(e.scene, e.phase.name), 0) + 1
+    return dict(manifest_sha256=self.dataset.manifest_sha256, model=getattr(self.model, 'name', type(self.model).__name__),
+                protocol=self.suite.protocol(), task=self.task, split=self.dataset.split, clip_sizes=clips)
 
-# %% ../nbs/23_runner.ipynb #34e09925
-def _run(self:BenchmarkRunner) -> BenchmarkResult:
-    "Run the model over the dataset; return the `BenchmarkResult`."
-    ds, model, suite = self.dataset, self.model, self.suite
-    journal = Journal(self.journal_path, self.header(), self.resume) if self.journal_path else None
-    done_rows = list(journal.done) if journal else []
-    done_ids = {r['id'] for r in done_rows}
-    todo = copy.copy(ds)
-    todo.entries = [e for e in ds.entries if e.id not in done_ids]
-    if done_rows: log.info("resuming: %d samples reused from %s, %d to compute", len(done_rows), self.journal_path, len(todo))
-    rows, ts_vals, sgc_vals, flags = [], [], [], {}
-    for r in done_rows:
-        if r.get('ts_prev') is not None: ts_vals.append((r['scene'], r['ts_prev']))
-        if r.get('sgc') is not None: sgc_vals.append((r['scene'], r['sgc']))
-        for fl in r.get('flags', []): flags[fl] = flags.get(fl, 0) + 1
-    device = getattr(model, 'device', 'cpu')
-    cuda = str(device).startswith('cuda')
-    if cuda:
+# %% ../nbs/23_runner.ipynb #864cc5c2
+@dataclass
+class RunState:
+    "What a run accumulates as it goes."
+    journal: Journal|None = None
+    done_rows: list = field(default_factory=list) # rows reused from a journal
+    rows: list = field(default_factory=list) # rows computed now
+    ts_vals: list = field(default_factory=list)
+    sgc_vals: list = field(default_factory=list)
+    flags: dict = field(default_factory=dict)
+    last: dict = field(default_factory=dict) # clip -> (sample, prediction) of its latest frame
+    pending: list = field(default_factory=list) # (sample, prediction, row) waiting for their clip (pooled suites)
+    flop: object = None
+    flop_batch: int = 0 # length of the FLOP-counted batch
+    batch_ms: list = field(default_factory=list)
+    batch_sizes: list = field(default_factory=list)
+    t_data: float = 0.0
+    t_model: float = 0.0
+    t_metric: float = 0.0
+    t_setup: float = 0.0
+    peak_rss: float = 0.0
+    batches: int = 0
+
+# %% ../nbs/23_runner.ipynb #cef8fab1
+@patch
+def start(self:BenchmarkRunner) -> RunState:
+    "Open the journal (reusing its complete clips when resuming) and set the model up."
+    st = RunState(journal=Journal(self.journal_path, self.header(), self.resume) if self.journal_path else None)
+    st.done_rows = list(st.journal.done) if st.journal else []
+    for r in st.done_rows:
+        if r.get('ts_prev') is not None: st.ts_vals.append((r['scene'], r['ts_prev']))
+        if r.get('sgc') is not None: st.sgc_vals.append((r['scene'], r['sgc']))
+        for fl in r.get('flags', []): st.flags[fl] = st.flags.get(fl, 0) + 1
+    if str(getattr(self.model, 'device', 'cpu')).startswith('cuda'):
         import torch
         torch.cuda.reset_peak_memory_stats()
-    t_setup = time.perf_counter(); model.setup(); t_setup = time.perf_counter() - t_setup
-    flop = None
-    batch_ms, sample_ms, bsizes = [], [], []
-    t_data = t_model = t_metric = 0.0
-    peak_rss = rss_mb() or 0.0
-    last = {} # clip -> (sample, pred)
-    pending = [] # (sample, pred, base row) waiting for their clip to complete (pooled suites)
-    n_batches = todo.num_batches
+    t = time.perf_counter(); self.model.setup(); st.t_setup = time.perf_counter() - t
+    st.peak_rss = rss_mb() or 0.0
+    return st
 
-    def finish(items):
-        if not items: return
-        if hasattr(suite, 'group_key') and suite.group_key(items[0][0]) is not None:
-            suite.prepare([p for _, p, _ in items], [s for s, _, _ in items])
-        for s, p, row in items:
-            row.update(suite.compute(p, s))
-            v = row.get(suite.metrics[0].name)
-            if v is None or not math.isfinite(v): row['flags'].append('empty_valid')   # nothing to score: NaN, counted
-            for f_ in row['flags']: flags[f_] = flags.get(f_, 0) + 1
-            rows.append(row)
-            if journal: journal.write(row)
+@patch
+def todo(self:BenchmarkRunner, st:RunState):
+    "The dataset restricted to the samples still to compute."
+    done = {r['id'] for r in st.done_rows}
+    ds = copy.copy(self.dataset)
+    ds.entries = [e for e in self.dataset.entries if e.id not in done]
+    if done: log.info("resuming: %d samples reused from %s, %d to compute", len(done), self.journal_path, len(ds))
+    return ds
 
+# %% ../nbs/23_runner.ipynb #240fe8d2
+def _grad_ctx():
     try:
         import torch
-        grad_ctx = torch.inference_mode
-    except ImportError:
-        import contextlib; grad_ctx = contextlib.nullcontext
+        return torch.inference_mode()
+    except ImportError: return contextlib.nullcontext()
+
+@patch
+def predict_batch(self:BenchmarkRunner, batch:list, st:RunState) -> tuple:
+    "The model's predictions for a batch of samples, and the batch's latency in ms (None when not timed)."
+    model, inputs = self.model, [ModelInput(s, self.spec.model_inputs) for s in batch]
+    if st.batches == 0 and self.do_flops:
+        with _grad_ctx(), _model_errors(model, batch): st.flop = self._count_flops(inputs)
+        st.flop_batch = len(batch)
+        if self.warmup > 0: return self._check_count(st.flop.result, batch), None
+    device = getattr(model, 'device', 'cpu'); _sync(device)
+    t1 = time.perf_counter()
+    with _grad_ctx(), _model_errors(model, batch): preds = model.predict(inputs)
+    _sync(device); dt = (time.perf_counter() - t1) * 1000
+    st.t_model += dt / 1000
+    if st.batches >= self.warmup: st.batch_ms.append(dt); st.batch_sizes.append(len(batch))
+    return self._check_count(preds, batch), dt
+
+@patch
+def _count_flops(self:BenchmarkRunner, inputs):
+    from rpx_benchmark.profiling import count_flops
+    if hasattr(self.model, 'predict_with_flops'):
+        preds, fc = self.model.predict_with_flops(inputs); fc.result = preds; return fc
+    return count_flops(self.model.predict, inputs)
+
+@patch
+def _check_count(self:BenchmarkRunner, preds, batch) -> list:
+    preds = list(preds) if preds is not None else []
+    if len(preds) != len(batch):
+        raise ModelError(f"model returned {len(preds)} predictions for a batch of {len(batch)}",
+                         hint="predict() must return exactly one prediction per sample, in order")
+    return preds
+
+# %% ../nbs/23_runner.ipynb #7c6b6171
+@patch
+def score_batch(self:BenchmarkRunner, batch:list, preds:list, dt:float|None, st:RunState):
+    "Check, score and journal one batch's predictions."
+    t0 = time.perf_counter()
+    for s, p in zip(batch, preds):
+        fl = list(self.model.validate_prediction(p, s))
+        if 'non_finite' in fl and self.nonfinite == 'error':
+            raise ModelError(f"sample {s.id}: prediction has non-finite values", hint="fix the model, or use the 'flag' policy to count them")
+        row = dict(s.meta_row(), latency_ms=dt / len(batch) if dt is not None else None, flags=fl)
+        self.robustness(s, p, row, st)
+        gk = self.suite.group_key(s)
+        if gk is None: self.finish([(s, p, row)], st); continue
+        if st.pending and self.suite.group_key(st.pending[0][0]) != gk: self.finish(st.pending, st); st.pending = []
+        st.pending.append((s, p, row))
+    st.t_metric += time.perf_counter() - t0
+
+@patch
+def robustness(self:BenchmarkRunner, s, p, row:dict, st:RunState):
+    "Temporal stability against the previous frame of the clip, and geometric coherence, into the row."
+    clip, prev = (s.scene, s.phase), st.last.get((s.scene, s.phase))
+    if prev is not None and prev[0].frame + 1 == s.frame and self.temporal_hook and s.pose is not None:
+        v = self.temporal_hook(prev[0], prev[1], s, p)
+        if v is not None and math.isfinite(v): row['ts_prev'] = float(v); st.ts_vals.append((s.scene, float(v)))
+    st.last = {clip: (s, p)}   # one clip at a time: samples come sorted by scene, phase, frame
+    if self.sgc_hook:
+        v = self.sgc_hook(s, p)
+        if v is not None and math.isfinite(v): row['sgc'] = float(v); st.sgc_vals.append((s.scene, float(v)))
+
+# %% ../nbs/23_runner.ipynb #2a701b47
+@patch
+def finish(self:BenchmarkRunner, items:list, st:RunState):
+    "Score (sample, prediction, row) items of one group, count their flags and journal them."
+    if not items: return
+    suite = self.suite
+    if suite.group_key(items[0][0]) is not None: suite.prepare([p for _, p, _ in items], [s for s, _, _ in items])
+    first_mean = next((m.name for m in suite.metrics if m.aggregation == 'mean'), None)
+    for s, p, row in items:
+        row.update(suite.compute(p, s))
+        ev = suite.evidence(p, s)
+        if ev is not None: row['evidence'] = ev
+        v = row.get(first_mean) if first_mean else 0.0
+        if v is None or not math.isfinite(v): row['flags'].append('empty_valid')   # nothing to score: NaN, counted
+        for f_ in row['flags']: st.flags[f_] = st.flags.get(f_, 0) + 1
+        st.rows.append(row)
+        if st.journal: st.journal.write(row)
+
+# %% ../nbs/23_runner.ipynb #cd68b3fd
+@patch
+def run(self:BenchmarkRunner) -> BenchmarkResult:
+    "Run the model over the dataset; return the `BenchmarkResult`."
+    st = self.start()
+    todo = self.todo(st)
     it = todo.batches(self.workers) if self.workers else iter(todo)
-    bi = 0
     try:
         while True:
             t0 = time.perf_counter()
             try: batch = next(it)
             except StopIteration: break
-            t_data += time.perf_counter() - t0
-            if bi == 0 and self.do_flops:   # models that separate pre/post-processing count their core only
-                from rpx_benchmark.profiling import count_flops
-                with grad_ctx(), _model_errors(model, batch):
-                    flop = model.count_flops(batch) if hasattr(model, 'count_flops') else count_flops(model.predict, batch)
-            if cuda: _sync(device)
-            t1 = time.perf_counter()
-            with grad_ctx(), _model_errors(model, batch): preds = model.predict(batch)
-            if cuda: _sync(device)
-            dt = (time.perf_counter() - t1) * 1000
-            t_model += dt / 1000
-            if bi >= self.warmup:
-                batch_ms.append(dt); sample_ms.append(dt / len(batch)); bsizes.append(len(batch))
-            preds = list(preds) if preds is not None else []
-            if len(preds) != len(batch):
-                raise ModelError(f"model returned {len(preds)} predictions for a batch of {len(batch)}",
-                                 hint="predict() must return exactly one prediction per sample, in order")
-            t2 = time.perf_counter()
-            for s, p in zip(batch, preds):
-                fl = list(model.validate_prediction(p, s))
-                if 'non_finite' in fl and self.nonfinite == 'error':
-                    raise ModelError(f"sample {s.id}: prediction has non-finite values", hint="fix the model, or use the 'flag' policy to count them")
-                row = dict(s.meta_row(), latency_ms=dt / len(batch), flags=fl)
-                clip = (s.scene, s.phase)
-                prev = last.get(clip)
-                if prev is not None and prev[0].frame + 1 == s.frame and self.temporal_hook and s.pose is not None:
-                    v = self.temporal_hook(prev[0], prev[1], s, p)
-                    if v is not None and math.isfinite(v): row['ts_prev'] = float(v); ts_vals.append((s.scene, float(v)))
-                last = {clip: (s, p)}   # one clip at a time: samples come sorted by scene, phase, frame
-                if self.sgc_hook:
-                    v = self.sgc_hook(s, p)
-                    if v is not None and math.isfinite(v): row['sgc'] = float(v); sgc_vals.append((s.scene, float(v)))
-                gk = suite.group_key(s) if hasattr(suite, 'group_key') else None
-                if gk is None: finish([(s, p, row)])
-                else:
-                    if pending and suite.group_key(pending[0][0]) != gk: finish(pending); pending = []
-                    pending.append((s, p, row))
-            t_metric += time.perf_counter() - t2
-            r = rss_mb()
-            if r: peak_rss = max(peak_rss, r)
-            bi += 1
-            if self.progress: self.progress(bi, n_batches)
-        finish(pending)
+            st.t_data += time.perf_counter() - t0
+            preds, dt = self.predict_batch(batch, st)
+            self.score_batch(batch, preds, dt, st)
+            st.peak_rss = max(st.peak_rss, rss_mb() or 0.0)
+            st.batches += 1
+            if self.progress: self.progress(st.batches, todo.num_batches)
+        self.finish(st.pending, st)
     finally:
-        if journal: journal.close()
-    return _result(self, done_rows + rows, flop, batch_ms, sample_ms, bsizes, dict(
-        setup_s=t_setup, data_s=t_data, model_s=t_model, metric_s=t_metric, batches=bi, warmup_batches=min(self.warmup, bi)),
-        peak_rss, ts_vals, sgc_vals, flags, len(done_rows), device)
+        if st.journal: st.journal.close()
+    return self.result(st)
 
-BenchmarkRunner.run = _run
+# %% ../nbs/23_runner.ipynb #01ef7178
+def _params_dtype(mod):
+    if mod is None: return None, None
+    ps = list(mod.parameters())
+    return sum(p.numel() for p in ps), (str(ps[0].dtype).replace('torch.', '') if ps else None)
 
-# %% ../nbs/23_runner.ipynb #750ade57
-def _result(self, rows, flop, batch_ms, sample_ms, bsizes, timing, peak_rss, ts_vals, sgc_vals, flags, resumed, device):
-    mod = self.model.torch_module
-    params = sum(p.numel() for p in mod.parameters()) if mod is not None else None
-    dtype = None
-    if mod is not None:
-        ps = list(mod.parameters())
-        dtype = str(ps[0].dtype).replace('torch.', '') if ps else None
-    peak = dict(cpu_rss_mb=round(peak_rss, 1) if peak_rss else None)
+@patch
+def compute_cost(self:BenchmarkRunner, st:RunState, device:str) -> dict:
+    "Parameters, FLOPs, latency, throughput and peak memory of a run."
+    params, dtype = _params_dtype(self.model.torch_module)
+    flop, n = st.flop, max(st.flop_batch, 1)
+    peak = dict(cpu_rss_mb=round(st.peak_rss, 1) if st.peak_rss else None)
     if str(device).startswith('cuda'):
         import torch
         peak['cuda_allocated_mb'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    n_timed = sum(bsizes)
-    bs = self.dataset.batch_size
-    cost = dict(params_m=params / 1e6 if params is not None else None,
-                flops_g=(flop.flops / bs / 1e9) if (flop and flop.flops is not None) else None,
-                macs_g=(flop.macs / bs / 1e9) if (flop and flop.flops is not None) else None,
-                flops_note=None if flop is None else (flop.reason or f'first batch of {bs}, divided by the batch size'),
+    counted = flop is not None and flop.flops is not None
+    cost = dict(params_m=params / 1e6 if params is not None else None, flops_g=flop.flops / n / 1e9 if counted else None,
+                macs_g=flop.macs / n / 1e9 if counted else None,
+                flops_note=None if flop is None else ((flop.reason or f'first batch of {st.flop_batch} samples, divided by its length')
+                                                      + ('' if self.warmup else '; counted on an extra, untimed call (no warm-up batch)')),
                 uncounted_ops=flop.uncounted_ops if flop else [],
-                latency_ms_per_batch=latency_stats(batch_ms), latency_ms_per_sample=latency_stats(sample_ms),
-                throughput_sps=(n_timed / (sum(batch_ms) / 1000)) if batch_ms and sum(batch_ms) > 0 else None,
-                peak_memory_mb=peak, device=device, dtype=dtype, batch_size=bs,
-                threads=environment(device).get('torch_threads'),
-                timed_batches=len(batch_ms), warmup_batches=timing['warmup_batches'])
-    if timing['batches'] and not batch_ms: cost['latency_note'] = 'every batch was a warm-up batch: no latency measured'
-    d = dict(self.dataset.info); d.update(manifest=self.dataset.source, manifest_sha256=self.dataset.manifest_sha256,
-                                          split=self.dataset.split, root=str(self.dataset.root))
-    rows = sorted(rows, key=lambda r: (r['scene'], ['clutter', 'interaction', 'clean'].index(r['phase']), r['frame']))
-    return BenchmarkResult(self.task.value, self.model.describe(), self.dataset.split, rows, list(self.suite.metrics),
-                           self.suite.protocol(), cost, timing, d, environment(device), ts_vals, sgc_vals, flags, resumed)
+                latency_ms_per_batch=latency_stats(st.batch_ms),
+                latency_ms_per_sample=latency_stats([ms / b for ms, b in zip(st.batch_ms, st.batch_sizes)]),
+                throughput_sps=(sum(st.batch_sizes) / (sum(st.batch_ms) / 1000)) if st.batch_ms and sum(st.batch_ms) > 0 else None,
+                peak_memory_mb=peak, device=device, dtype=dtype, batch_size=self.dataset.batch_size,
+                threads=environment(device).get('torch_threads'), timed_batches=len(st.batch_ms), warmup_batches=min(self.warmup, st.batches))
+    if st.batches and not st.batch_ms: cost['latency_note'] = 'every batch was a warm-up batch: no latency measured'
+    return cost
 
-# %% ../nbs/23_runner.ipynb #71ae061f
-def _run_dr(self:BenchmarkRunner, primary_metric:str|None=None, higher_is_better:bool|None=None,
-            n_boot:int=2000, seed:int=0) -> tuple:
+# %% ../nbs/23_runner.ipynb #ff82ce45
+_PHASE_ORDER = {'clutter': 0, 'interaction': 1, 'clean': 2}
+
+@patch
+def result(self:BenchmarkRunner, st:RunState) -> BenchmarkResult:
+    "The `BenchmarkResult` of a finished run."
+    device = getattr(self.model, 'device', 'cpu')
+    d = dict(self.dataset.info)
+    d.update(manifest=self.dataset.source, manifest_sha256=self.dataset.manifest_sha256, split=self.dataset.split, root=str(self.dataset.root))
+    rows = sorted(st.done_rows + st.rows, key=lambda r: (r['scene'], _PHASE_ORDER[r['phase']], r['frame']))
+    timing = dict(setup_s=st.t_setup, data_s=st.t_data, model_s=st.t_model, metric_s=st.t_metric, batches=st.batches,
+                  warmup_batches=min(self.warmup, st.batches))
+    return BenchmarkResult(self.task, self.model.describe(), self.dataset.split, rows, list(self.suite.metrics), self.suite.protocol(),
+                           self.compute_cost(st, device), timing, d, environment(device), st.ts_vals, st.sgc_vals, st.flags, len(st.done_rows))
+
+# %% ../nbs/23_runner.ipynb #a942d0ac
+@patch
+def run_with_deployment_readiness(self:BenchmarkRunner, n_boot:int=2000, # bootstrap resamples of the scenes
+                                  seed:int=0, # seed of the resampling
+                                  primary_metric:str|None=None, # default: the task's
+                                 ) -> tuple:
     "Run, then build the `DeploymentReadinessReport`; return (result, report)."
     res = self.run()
-    pm = primary_metric or self.suite.metrics[0].name
-    hib = self.suite.spec(pm).higher_is_better if higher_is_better is None else higher_is_better
-    rep = build_report(res.rows, res.task, pm, hib, res.metric_specs, res.ts_values, res.sgc_values, n_boot, seed)
+    pm = primary_metric or self.spec.primary_metric
+    rep = build_report(res.rows, res.task, pm, self.suite.spec(pm).higher_is_better, res.metric_specs, res.ts_values, res.sgc_values,
+                       n_boot, seed, suite=self.suite)
     return res, rep
-
-BenchmarkRunner.run_with_deployment_readiness = _run_dr

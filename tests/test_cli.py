@@ -41,18 +41,21 @@ def toy_task():
     calls = []
     def run(cfg):
         calls.append(cfg)
-        if cfg['what'] == 'interrupt': raise KeyboardInterrupt
-        if cfg['what'] == 'config': raise ConfigError('bad threshold', hint='use --threshold 1')
-    register_task(TaskSpec('keypoint_matching', primary_metric='precision', higher_is_better=True, run=run,
-                           add_arguments=lambda p: p.add_argument('--what', default='ok'),
-                           build_config=lambda ns: vars(ns), description='toy'))
+        if cfg.options['what'] == 'interrupt': raise KeyboardInterrupt
+        if cfg.options['what'] == 'config': raise ConfigError('bad threshold', hint='use --threshold 1')
+    register_task(TaskSpec('toy_matching', primary_metric='precision', higher_is_better=True, run=run,
+                           add_arguments=lambda p: p.add_argument('--what', default='ok'), description='toy'))
     yield calls
-    unregister_task('keypoint_matching')
+    unregister_task('toy_matching')
 
 def test_bench_dispatch_and_exit_codes(toy_task, capsys):
-    assert cli.main(['bench', 'keypoint_matching']) == 0 and toy_task[-1]['what'] == 'ok'
-    assert cli.main(['bench', 'keypoint_matching', '--what', 'interrupt']) == 130
-    assert cli.main(['bench', 'keypoint_matching', '--what', 'config']) == 1
+    from rpx_benchmark.pipeline import BenchConfig, bench
+    assert cli.main(['bench', 'toy_matching', '--split', 'easy']) == 0 and toy_task[-1].options['what'] == 'ok'
+    assert isinstance(toy_task[-1], BenchConfig) and toy_task[-1].split == 'easy'
+    bench('toy_matching', what='python')            # the Python API hands run() the same BenchConfig
+    assert isinstance(toy_task[-1], BenchConfig) and toy_task[-1].options['what'] == 'python'
+    assert cli.main(['bench', 'toy_matching', '--what', 'interrupt']) == 130
+    assert cli.main(['bench', 'toy_matching', '--what', 'config']) == 1
     err = capsys.readouterr().err
     assert 'error: bad threshold' in err and 'hint: use --threshold 1' in err
 

@@ -90,7 +90,7 @@ def test_info_ok(run_cli, copy):
     ('missing_file', 'does not exist'),
     ('undecodable', 'cannot decode rgb image'),
     ('depth_8bit', 'not 16-bit millimetres'),
-    ('shape_mismatch', 'is 40x30 but rgb is 80x60'),
+    ('shape_mismatch', 'is 40x30 but the manifest intrinsics are for 80x60'),
     ('bad_intrinsics', "bad 'intrinsics'"),
 ])
 def test_bad_inputs_exit_1_with_hint_naming_the_file(run_cli, copy, case, expect):

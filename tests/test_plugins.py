@@ -8,17 +8,16 @@ from rpx_benchmark.tasks.registry import TaskSpec, register_task
 from rpx_benchmark.models.registry import register_model
 from rpx_benchmark.metrics.registry import MetricCalculator, MetricSpec, register_metric
 
-register_task(TaskSpec('keypoint_matching', primary_metric='precision', higher_is_better=True,
-                       description='keypoints from an external package', run=lambda cfg: print('ran', cfg['k']),
-                       add_arguments=lambda p: p.add_argument('--k', type=int, default=5),
-                       build_config=lambda ns: vars(ns)))
+register_task(TaskSpec('ext_matching', primary_metric='precision', higher_is_better=True,
+                       description='keypoints from an external package', run=lambda cfg: print('ran', cfg.options['k']),
+                       add_arguments=lambda p: p.add_argument('--k', type=int, default=5)))
 
 @register_model('ext_model', task='monocular_depth', description='external depth model')
 def make(device='cpu'): raise NotImplementedError
 
 @register_metric
 class ExtMetric(MetricCalculator):
-    task, name, metrics = 'keypoint_matching', 'ext', (MetricSpec('precision', True),)
+    task, name, metrics = 'ext_matching', 'ext', (MetricSpec('precision', True),)
     def compute(self, pred, sample): return {'precision': 1.0}
 '''
 
@@ -45,13 +44,13 @@ def test_entry_point_plugins_appear_everywhere(tmp_path):
         ext = rpx_ext_plugin
     ''')
     r = run(tmp_path, 'bench', '--help')
-    assert r.returncode == 0 and 'keypoint_matching' in r.stdout
+    assert r.returncode == 0 and 'ext_matching' in r.stdout
     assert "plugin 'broken'" in r.stderr  # a broken plugin warns, the rest still load
-    r = run(tmp_path, 'bench', 'keypoint_matching', '--k', '7')
+    r = run(tmp_path, 'bench', 'ext_matching', '--k', '7')
     assert r.returncode == 0 and 'ran 7' in r.stdout
     r = run(tmp_path, 'models', '--task', 'monocular_depth')
     assert 'ext_model' in r.stdout
-    r = run(tmp_path, 'from rpx_benchmark.metrics.registry import get_metric_suite as g; print(g("keypoint_matching").name)', cli=False)
+    r = run(tmp_path, 'from rpx_benchmark.metrics.registry import get_metric_suite as g; print(g("ext_matching").name)', cli=False)
     assert r.stdout.strip() == 'ext', r.stderr
 
 def test_registration_hook_function(tmp_path):

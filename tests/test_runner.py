@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rpx_benchmark.api import BenchmarkModel, DepthPrediction, TaskType
+from rpx_benchmark.api import BenchmarkModel
 from rpx_benchmark.errors import AdapterError, ConfigError, ModelError
+from rpx_benchmark.tasks.monocular_depth import DepthPrediction
 from rpx_benchmark.loader import RPXDataset
 from rpx_benchmark.runner import BenchmarkRunner, latency_stats
 from rpx_benchmark.reports import compare, write_reports
@@ -16,23 +17,51 @@ def root(tmp_path_factory): return generate(tmp_path_factory.mktemp('d') / 'rpx'
 
 def ds(root, **kw): return RPXDataset.from_manifest(root / 'manifests/monocular_depth/all.json', **kw)
 
-class Fn(BenchmarkModel):
-    task = TaskType.monocular_depth
-    def __init__(self, f, name='fn'): self.f, self.name = f, name
-    def predict(self, batch): return [self.f(s) for s in batch]
+TRUTH = {}
 
-noisy = lambda s: DepthPrediction(s.ground_truth.depth * np.float32(1.05) + np.float32(0.02))
+@pytest.fixture(scope='module', autouse=True)
+def truth(root):
+    "Ground truth by sample id: models never see it, so these test models look it up (on purpose)."
+    d = ds(root); TRUTH.update({d[i].id: d[i].ground_truth.depth for i in range(len(d))})
+
+class Fn(BenchmarkModel):
+    "A model from f(model input, its ground truth) -> prediction."
+    task = 'monocular_depth'
+    def __init__(self, f, name='fn'): self.f, self.name = f, name
+    def predict(self, batch): return [self.f(x, TRUTH[x.id]) for x in batch]
+
+noisy = lambda x, gt: DepthPrediction(gt * np.float32(1.05) + np.float32(0.02))
 
 def test_warmup_batches_skipped_whole(root):
     calls = []
-    def f(s): calls.append(s.id); return noisy(s)
+    def f(x, gt): calls.append(x.id); return noisy(x, gt)
     r = BenchmarkRunner(Fn(f), ds(root, batch_size=4), warmup_batches=2, count_flops=False).run()
     assert r.compute_cost['timed_batches'] == 7 - 2 and r.compute_cost['warmup_batches'] == 2
     assert r.num_samples == 27 and len(calls) == 27   # warm-up batches are still scored, only not timed
 
+def test_flop_batch_is_the_warmup_batch_and_is_scored(root):
+    calls = []
+    def f(x, gt): calls.append(x.id); return noisy(x, gt)
+    r = BenchmarkRunner(Fn(f), ds(root, batch_size=4), warmup_batches=1).run()
+    assert len(calls) == 27 and r.num_samples == 27                       # no sample is predicted twice
+    assert r.compute_cost['timed_batches'] == 6 and 'no torch operation ran' in r.compute_cost['flops_note']   # a numpy model
+    calls.clear()
+    r = BenchmarkRunner(Fn(f), ds(root, batch_size=4), warmup_batches=0).run()
+    assert len(calls) == 31 and 'extra, untimed call' in r.compute_cost['flops_note']   # without warm-up it must be timed too
+
+def test_models_see_no_ground_truth(root):
+    seen = []
+    def f(x, gt):
+        seen.append(x)
+        with pytest.raises(AttributeError): x.ground_truth
+        with pytest.raises(ValueError): x.rgb[0, 0, 0] = 1                # read-only
+        return noisy(x, gt)
+    BenchmarkRunner(Fn(f), ds(root, max_samples=3), count_flops=False).run()
+    assert len(seen) == 3 and not seen[0].inputs   # the depth task gives its models nothing but RGB
+
 def test_nonfinite_flag_and_error_policies(root):
-    def nan_half(s):
-        d = s.ground_truth.depth.copy(); d[: d.shape[0] // 2] = np.nan; return DepthPrediction(d)
+    def nan_half(x, gt):
+        d = gt.copy(); d[: d.shape[0] // 2] = np.nan; return DepthPrediction(d)
     r = BenchmarkRunner(Fn(nan_half), ds(root), count_flops=False).run()
     assert r.flags['non_finite'] == 27 and all('non_finite' in row['flags'] for row in r.rows)
     assert all(row['coverage'] < 0.6 for row in r.rows)   # the NaN half is not silently ignored
@@ -40,13 +69,13 @@ def test_nonfinite_flag_and_error_policies(root):
         BenchmarkRunner(Fn(nan_half), ds(root), nonfinite='error', count_flops=False).run()
 
 def test_all_nan_is_flagged_empty_never_perfect(root):
-    r = BenchmarkRunner(Fn(lambda s: DepthPrediction(np.full(s.shape, np.nan, np.float32))), ds(root), count_flops=False).run()
+    r = BenchmarkRunner(Fn(lambda x, gt: DepthPrediction(np.full(x.shape, np.nan, np.float32))), ds(root), count_flops=False).run()
     assert r.flags['empty_valid'] == 27 and r.metric_means()['absrel'] is None
 
 def test_wrong_shape_and_raising_model(root):
     with pytest.raises(AdapterError, match='shape'):
-        BenchmarkRunner(Fn(lambda s: DepthPrediction(np.ones((5, 5), np.float32))), ds(root), count_flops=False).run()
-    def boom(s): raise RuntimeError('cuda out of memory')
+        BenchmarkRunner(Fn(lambda x, gt: DepthPrediction(np.ones((5, 5), np.float32))), ds(root), count_flops=False).run()
+    def boom(x, gt): raise RuntimeError('cuda out of memory')
     with pytest.raises(ModelError, match='cuda out of memory') as e:
         BenchmarkRunner(Fn(boom), ds(root), count_flops=False).run()
     assert '--resume' in e.value.hint
@@ -58,17 +87,19 @@ def test_latency_stats_tails_need_enough_batches():
 
 SCRIPT = textwrap.dedent('''
     import sys, time, numpy as np
-    from rpx_benchmark.api import BenchmarkModel, DepthPrediction, TaskType
+    from rpx_benchmark.api import BenchmarkModel
     from rpx_benchmark.loader import RPXDataset
     from rpx_benchmark.runner import BenchmarkRunner
+    from rpx_benchmark.tasks.monocular_depth import DepthPrediction
+    ds = RPXDataset.from_manifest(sys.argv[1], batch_size=2)
+    truth = {ds[i].id: ds[i].ground_truth.depth for i in range(len(ds))}
     class Slow(BenchmarkModel):
-        task, name = TaskType.monocular_depth, 'slow'
+        task, name = 'monocular_depth', 'slow'
         def predict(self, batch):
             time.sleep(float(sys.argv[3]))
-            return [DepthPrediction(s.ground_truth.depth * np.float32(1.05) + np.float32(0.02)) for s in batch]
-    ds = RPXDataset.from_manifest(sys.argv[1], batch_size=2)
+            return [DepthPrediction(truth[x.id] * np.float32(1.05) + np.float32(0.02)) for x in batch]
     res, rep = BenchmarkRunner(Slow(), ds, journal=sys.argv[2], resume=True, count_flops=False).run_with_deployment_readiness()
-    import json; print(json.dumps(dict(metrics={k: v['mean'] for k, v in rep.metrics.items()}, phase=rep.phase_scores,
+    import json; print(json.dumps(dict(metrics={k: v['value'] for k, v in rep.metrics.items()}, phase=rep.phase_scores,
                                        ts=rep.robustness['temporal_stability'], resumed=res.resumed_rows, n=res.num_samples)))
 ''')
 
@@ -102,7 +133,7 @@ def test_reports_and_compare_cli(root, tmp_path, run_cli):
     dirs = []
     for k in (1.0, 1.2):
         d = tmp_path / f'm{k}'
-        res, rep = BenchmarkRunner(Fn(lambda s, k=k: DepthPrediction(s.ground_truth.depth * np.float32(k)), f'x{k}'),
+        res, rep = BenchmarkRunner(Fn(lambda x, gt, k=k: DepthPrediction(gt * np.float32(k)), f'x{k}'),
                                    ds(root, batch_size=3), journal=d / 'per_sample.jsonl').run_with_deployment_readiness()
         paths = write_reports(res, rep, d); dirs.append(d)
     doc = json.loads((dirs[1] / 'result.json').read_text())
@@ -110,7 +141,7 @@ def test_reports_and_compare_cli(root, tmp_path, run_cli):
                 'robustness', 'compute_cost', 'environment'):
         assert key in doc
     assert set(doc['phase_scores']) >= {'clutter', 'interaction', 'clean', 'overall', 'delta_int', 'delta_rec'}
-    assert abs(doc['metrics']['absrel']['mean'] - 0.2) < 1e-5 and doc['metrics']['absrel']['higher_is_better'] is False
+    assert abs(doc['metrics']['absrel']['value'] - 0.2) < 1e-5 and doc['metrics']['absrel']['higher_is_better'] is False
     for k in ('p50', 'p90', 'p99'): assert k in doc['compute_cost']['latency_ms_per_sample']
     assert {'cpu_rss_mb'} <= set(doc['compute_cost']['peak_memory_mb'])
     assert (dirs[1] / 'summary.md').read_text().count('![') == 3

@@ -20,7 +20,7 @@ def test_explorer_follows_its_controls():
     ex.set_model('seg_unet')
     assert ex.panel_titles[-1].startswith('prediction (PQ') and ex.prediction.mask.shape == ex.sample.ground_truth.mask.shape
     ex.task.value = 'monocular_depth'
-    assert ex.ds.task.value == 'monocular_depth' and ex.panel_titles[:2] == ['RGB', 'depth (m)']
+    assert ex.ds.task == 'monocular_depth' and ex.panel_titles[:2] == ['RGB', 'depth (m)']
 
 def test_panel_runs_with_progress_and_reports_errors(tmp_path):
     from rpx_benchmark.widgets import BenchmarkPanel

@@ -22,8 +22,9 @@ def test_no_flag_run_and_learned_beats_baseline(env, tmp_path, task, learned, ba
     r = bench(env, tmp_path, task)   # exactly the README's command: no flags
     assert 'result.json:' in r.stdout and '## Phase scores' in r.stdout and '## Compute cost' in r.stdout
     bench(env, tmp_path, task, '--model', baseline, '--plain')
-    doc = {m: json.loads((tmp_path / 'rpx_results' / m / 'all' / 'result.json').read_text()) for m in (learned, baseline)}
-    a, b = doc[learned]['metrics'][metric]['mean'], doc[baseline]['metrics'][metric]['mean']
+    folder = 'monocular_depth' if task == 'monocular_depth' else 'object_segmentation'
+    doc = {m: json.loads((tmp_path / 'rpx_results' / folder / m / 'all' / 'result.json').read_text()) for m in (learned, baseline)}
+    a, b = doc[learned]['metrics'][metric]['value'], doc[baseline]['metrics'][metric]['value']
     assert (a > b) if higher else (a < b), (a, b)
     # and the gap is larger than the uncertainty: the intervals do not overlap
     ca, cb = doc[learned]['metrics'][metric]['ci95'], doc[baseline]['metrics'][metric]['ci95']

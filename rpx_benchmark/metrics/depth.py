@@ -7,12 +7,12 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/depth_metrics.html.md"""
 # %% auto #0
 __all__ = ['ALIGNMENTS', 'DEPTH_METRICS', 'fit_alignment', 'apply_alignment', 'valid_mask', 'depth_metrics', 'DepthMetricSuite']
 
-# %% ../../nbs/20_depth_metrics.ipynb #a8986c80
+# %% ../../nbs/20_depth_metrics.ipynb #d8366275
 import math
 
 import numpy as np
 
-from ..api import DepthPrediction, Sample, TaskType
+from ..api import Sample
 from ..errors import ConfigError, MetricError
 from .registry import MetricCalculator, MetricSpec, register_metric
 
@@ -113,11 +113,11 @@ def depth_metrics(pred:np.ndarray, # H x W predicted depth (metres, or relative 
     out.update(coverage=len(p) / n_gt if n_gt else float('nan'), valid_pixels=int(len(p)), scale=float(s), shift=float(t))
     return out
 
-# %% ../../nbs/20_depth_metrics.ipynb #88b5dc88
+# %% ../../nbs/20_depth_metrics.ipynb #923a1fe1
 @register_metric
 class DepthMetricSuite(MetricCalculator):
     "Monocular depth metrics with optional per-frame or per-clip alignment."
-    task, name, metrics = TaskType.monocular_depth, 'depth', DEPTH_METRICS
+    task, name, metrics = 'monocular_depth', 'depth', DEPTH_METRICS
 
     def __init__(self, alignment:str='none', pooled:bool=False, min_depth:float=0.3, max_depth:float=5.0, silog_lambda:float=1.0):
         if alignment not in ALIGNMENTS: raise ConfigError(f"unknown alignment {alignment!r}", hint=f"use one of {', '.join(ALIGNMENTS)}")
@@ -154,7 +154,7 @@ class DepthMetricSuite(MetricCalculator):
         for k, (ps, gs) in groups.items():
             self._fits[k] = fit_alignment(np.concatenate(ps), np.concatenate(gs), o['alignment'])
 
-    def compute(self, pred:DepthPrediction, sample:Sample) -> dict:
+    def compute(self, pred, sample:Sample) -> dict:
         self._check(pred)
         o = self.options
         key = self.group_key(sample)

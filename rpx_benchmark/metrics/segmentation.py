@@ -8,11 +8,11 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/segmentation_metrics.html.md
 __all__ = ['SEG_METRICS', 'MATCH_IOU', 'iou_matrix', 'match_instances', 'instance_segmentation_metrics',
            'InstanceSegmentationSuite']
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #e80c09dc
+# %% ../../nbs/21_segmentation_metrics.ipynb #2c223269
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..api import Sample, SegmentationPrediction, TaskType
+from ..api import Sample
 from ..errors import MetricError
 from .registry import MetricCalculator, MetricSpec, register_metric
 
@@ -76,15 +76,15 @@ def instance_segmentation_metrics(pred:np.ndarray, # H x W predicted instance id
                 rq=tp / den if den else nan, precision=tp / n_pred if n_pred else nan, recall=tp / n_gt if n_gt else nan,
                 tp=tp, fp=fp, fn=fn, n_gt=n_gt, n_pred=n_pred)
 
-# %% ../../nbs/21_segmentation_metrics.ipynb #4cda5e3c
+# %% ../../nbs/21_segmentation_metrics.ipynb #7d13a5f2
 @register_metric
 class InstanceSegmentationSuite(MetricCalculator):
     "Instance segmentation metrics with Hungarian matching."
-    task, name, metrics = TaskType.object_segmentation, 'instance', SEG_METRICS
+    task, name, metrics = 'object_segmentation', 'instance', SEG_METRICS
 
     def __init__(self, iou_threshold:float=MATCH_IOU): super().__init__(iou_threshold=iou_threshold)
 
-    def compute(self, pred:SegmentationPrediction, sample:Sample) -> dict:
+    def compute(self, pred, sample:Sample) -> dict:
         return instance_segmentation_metrics(pred.mask, sample.ground_truth.mask, self.options['iou_threshold'])
 
     def protocol(self) -> dict:

@@ -18,7 +18,7 @@ from .registry import register_model
 import rpx_benchmark
 WEIGHTS = Path(rpx_benchmark.__file__).resolve().parent / 'weights' # shipped inside the package
 
-# %% ../../nbs/32_zoo.ipynb #3f9eff31
+# %% ../../nbs/32_zoo.ipynb #905f3cd9
 def train_median_depth() -> float:
     "The median sensor depth of the `train` split (valid pixels), as recorded when the zoo was built."
     return float(json.loads((WEIGHTS / 'baselines.json').read_text())['depth_median_m'])
@@ -26,7 +26,7 @@ def train_median_depth() -> float:
 @register_model('depth_median', task='monocular_depth', params_m=0.0, input_size=None, output_kind='metric',
                 description='baseline: a constant map at the median depth of the train split')
 def depth_median(device:str='cpu'):
-    from rpx_benchmark.adapters import make_numpy_depth_model
+    from rpx_benchmark.tasks.monocular_depth import make_numpy_depth_model
     m = train_median_depth()
     return make_numpy_depth_model(lambda rgb: np.full(rgb.shape[:2], m, np.float32), name='depth_median', kind='metric')
 
@@ -36,9 +36,9 @@ def depth_unet(device:str='cpu'):
     from rpx_benchmark.adapters import make_torch_model
     from rpx_benchmark.nets import INPUT_SIZE, load_net
     return make_torch_model(load_net('depth_unet', device=device), 'monocular_depth', name='depth_unet', device=device,
-                            input_size=INPUT_SIZE, kind='metric')
+                            input_size=INPUT_SIZE, output_kind='metric')
 
-# %% ../../nbs/32_zoo.ipynb #4280414b
+# %% ../../nbs/32_zoo.ipynb #ed5ad808
 def classical_segment(rgb:np.ndarray, depth:np.ndarray, min_area_frac:float=1e-3, max_area_frac:float=0.06,
                       depth_jump:float=0.03, color_edge:float=120.0) -> np.ndarray:
     "Instance ids from RGB-D by edges and connected components (a classical baseline)."
@@ -63,8 +63,8 @@ def classical_segment(rgb:np.ndarray, depth:np.ndarray, min_area_frac:float=1e-3
 @register_model('seg_classical', task='object_segmentation', params_m=0.0, input_size=None, output_kind='instances',
                 description='baseline: regions between depth discontinuities and colour edges (RGB-D, no learning)')
 def seg_classical(device:str='cpu'):
-    from rpx_benchmark.adapters import make_numpy_mask_model
-    return make_numpy_mask_model(lambda s: classical_segment(s.rgb, s.ground_truth.depth), name='seg_classical', inputs='sample')
+    from rpx_benchmark.tasks.segmentation import make_numpy_mask_model
+    return make_numpy_mask_model(lambda x: classical_segment(x.rgb, x.depth), name='seg_classical', inputs='input')
 
 @register_model('seg_unet', task='object_segmentation', params_m=0.117, input_size=(120, 160), output_kind='instances',
                 description='learned: compact RGB-D U-Net predicting foreground and boundaries, then components')
@@ -76,4 +76,4 @@ def seg_unet(device:str='cpu'):
         p = torch.sigmoid(raw).float().cpu().numpy()
         return [instances_from_maps(a[0], a[1]) for a in p]
     return make_torch_model(load_net('instance_unet', device=device), 'segmentation', name='seg_unet', device=device,
-                            input_size=INPUT_SIZE, with_depth=True, postprocess=post)
+                            input_size=INPUT_SIZE, extra_inputs=('depth',), postprocess=post, output_kind='instances')
