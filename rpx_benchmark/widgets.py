@@ -106,8 +106,11 @@ class DatasetExplorer:
         if self._busy or self.scene.value is None: return
         frames = sorted(f for (s, p, f) in self.index if s == self.scene.value and p == self.phase.value)
         self._busy = True
-        self.frame.max = self.play.max = max(frames) if frames else 0
-        self.frame.value = min(self.frame.value, self.frame.max)
+        lo, hi = (frames[0], frames[-1]) if frames else (0, 0)   # a task's clips need not start at frame 0
+        self.frame.min = self.play.min = 0
+        self.frame.max = self.play.max = hi
+        self.frame.min = self.play.min = lo
+        self.frame.value = min(max(self.frame.value, lo), hi)
         self._busy = False
         self.draw()
 
