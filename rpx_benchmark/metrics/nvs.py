@@ -8,8 +8,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/nvs_metrics.html.md"""
 __all__ = ['SSIM_SIGMA', 'SSIM_TRUNCATE', 'SSIM_K', 'LPIPS_NETS', 'LPIPS_SHIFT', 'LPIPS_SCALE', 'NVS_METRICS', 'PSNR_CAP', 'psnr',
            'ssim', 'lpips_state', 'lpips_network', 'lpips_distance', 'NVSMetricSuite']
 
-# %% ../../nbs/29_nvs_metrics.ipynb #92922a38
-import math, re
+# %% ../../nbs/29_nvs_metrics.ipynb #c67d4b8a
+import math, pickle, re
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ def _vgg() -> tuple:
 LPIPS_NETS = {'alex': _alex, 'vgg': _vgg}
 LPIPS_SHIFT, LPIPS_SCALE = (-.030, -.088, -.188), (.458, .448, .450)
 
-# %% ../../nbs/29_nvs_metrics.ipynb #e8a02779
+# %% ../../nbs/29_nvs_metrics.ipynb #8ea5d2da
 def lpips_state(paths) -> tuple:
     "(net name, state dict with keys `features.<i>.*` and `lins.<k>.weight`) from one or more weight files."
     import torch
@@ -82,7 +82,7 @@ def lpips_state(paths) -> tuple:
     out = {}
     for path in paths:
         try: sd = torch.load(path, map_location='cpu', weights_only=True)
-        except (OSError, RuntimeError, ValueError) as e:
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
             raise ConfigError(f"cannot read LPIPS weights {path}: {e}", hint="pass state dicts saved with torch.save (.pth/.pt files)") from None
         if not isinstance(sd, dict): raise ConfigError(f"{path} is not a state dict", hint="save model.state_dict(), not the model")
         for k, v in sd.items():

@@ -9,7 +9,7 @@ __all__ = ['SPARSE_POINTS', 'SPEC', 'sample_uniform', 'scan_mask', 'SparseDepthG
            'from_numpy', 'make_numpy_completion_model', 'add_arguments', 'suite_options', 'points_over_rgb', 'draw',
            'synthesize']
 
-# %% ../../nbs/47_task_sparse_depth.ipynb #0befd1cd
+# %% ../../nbs/47_task_sparse_depth.ipynb #212e4fe9
 import math, zlib
 from dataclasses import dataclass
 
@@ -18,7 +18,6 @@ import numpy as np
 from ..errors import AdapterError, ConfigError
 from .monocular_depth import DepthPrediction
 from .monocular_depth import from_numpy as depth_from_numpy
-from .monocular_depth import temporal_stability
 from .monocular_depth import validate as validate_depth
 from .registry import Field, TaskSpec, register_task
 
@@ -138,7 +137,7 @@ def synthesize(ctx):
     for split in ctx.splits: ctx.write_manifest(split, rows(split, 'sparse_depth', 'uniform'))
     ctx.write_manifest('lidar', rows('all', 'sparse_lidar', 'scan'))
 
-# %% ../../nbs/47_task_sparse_depth.ipynb #29db6ee8
+# %% ../../nbs/47_task_sparse_depth.ipynb #fe570456
 SPEC = register_task(TaskSpec(
     task='sparse_depth', primary_metric='rmse_mm', higher_is_better=False, display_name='Sparse depth completion',
     description='dense metric depth from RGB and sparse depth points; KITTI metrics on held-out pixels',
@@ -146,5 +145,4 @@ SPEC = register_task(TaskSpec(
     fields={'rgb': Field('rgb', model_input=True), 'sparse': Field('depth', model_input=True), 'depth': Field('depth'),
             'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=DepthPrediction, validate=validate, from_numpy=from_numpy,
-    metric_suite='completion', suite_options=suite_options, add_arguments=add_arguments, temporal_stability=temporal_stability,
-    draw=draw, synthesize=synthesize, output_kinds=('metric',)))
+    metric_suite='completion', suite_options=suite_options, add_arguments=add_arguments, draw=draw, synthesize=synthesize, output_kinds=('metric',)))

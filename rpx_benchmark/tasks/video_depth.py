@@ -7,8 +7,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/task_video_depth.html.md"""
 # %% auto #0
 __all__ = ['CLIP_ALIGNMENT', 'SPEC', 'add_arguments', 'suite_options', 'hf_model']
 
-# %% ../../nbs/48_task_video_depth.ipynb #89487640
-from .monocular_depth import DEPTH_KINDS, DepthPrediction, draw, from_numpy, ground_truth, temporal_stability, validate
+# %% ../../nbs/48_task_video_depth.ipynb #7a62ec3c
+from .monocular_depth import DEPTH_KINDS, DepthPrediction, draw, from_numpy, ground_truth, validate
 from .registry import Field, TaskSpec, register_task
 
 # %% ../../nbs/48_task_video_depth.ipynb #763ea7e3
@@ -38,12 +38,11 @@ def hf_model(checkpoint:str, device:str='cpu', name:str|None=None, kind:str|None
     m.task = 'video_depth'
     return m
 
-# %% ../../nbs/48_task_video_depth.ipynb #7db49e61
+# %% ../../nbs/48_task_video_depth.ipynb #99bbc38a
 SPEC = register_task(TaskSpec(
     task='video_depth', primary_metric='absrel', higher_is_better=False, display_name='Video depth',
     description='depth for whole clips: one alignment per clip, temporal alignment error with known poses',
     aliases=('vdepth',), default_model='vdepth_fused',
     fields={'rgb': Field('rgb', model_input=True), 'depth': Field('depth'), 'pose': Field('pose', model_input=True)},
     ground_truth=ground_truth, prediction_type=DepthPrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model,
-    metric_suite='video', suite_options=suite_options, add_arguments=add_arguments, temporal_stability=temporal_stability,
-    draw=draw, output_kinds=DEPTH_KINDS))
+    metric_suite='video', suite_options=suite_options, add_arguments=add_arguments, draw=draw, output_kinds=DEPTH_KINDS))
