@@ -7,10 +7,10 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/video_depth_models.html.md""
 # %% auto #0
 __all__ = ['vdepth_unet_frames', 'PoseFusion', 'vdepth_fused']
 
-# %% ../../nbs/37_video_depth_models.ipynb #0f049482
+# %% ../../nbs/37_video_depth_models.ipynb #cdcf74cc
 import numpy as np
 
-from ..geometry import forward_warp
+from ..geometry import backproject
 from .registry import register_model
 
 # %% ../../nbs/37_video_depth_models.ipynb #e2c994f0
@@ -22,10 +22,10 @@ def vdepth_unet_frames(device:str='cpu'):
     return make_torch_model(load_net('depth_unet', device=device), 'video_depth', name='vdepth_unet_frames', device=device,
                             input_size=INPUT_SIZE, output_kind='metric')
 
-# %% ../../nbs/37_video_depth_models.ipynb #02456dc4
+# %% ../../nbs/37_video_depth_models.ipynb #344c4c00
 class PoseFusion:
-    "Causal fusion of a clip's depth predictions: the previous fused map, warped with the poses, averaged in."
-    def __init__(self, tau:float=0.1, # keep the warped depth where it is within this fraction of the new one
+    "Causal fusion of a clip's depth predictions: the previous fused map, looked up through the poses, averaged in."
+    def __init__(self, tau:float=0.1, # use the previous depth where it is within this fraction of the new one
                  max_weight:float=8.0, # cap of a pixel's running weight (frames)
                 ):
         self.tau, self.max_weight = tau, max_weight
@@ -33,20 +33,38 @@ class PoseFusion:
 
     def reset(self): self.clip, self.frame, self.depth, self.weight, self.pose = None, None, None, None, None
 
+    def _previous(self, depth, pose, K) -> tuple:
+        "(previous estimate along each pixel's ray, its weight), 0 where there is none or it disagrees."
+        h, w = depth.shape
+        P, ok = backproject(depth, K)
+        rel = np.linalg.inv(self.pose) @ pose
+        Q = P @ rel[:3, :3].T + rel[:3, 3]
+        z = Q[:, 2]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            u = np.round(Q[:, 0] / z * K[0, 0] + K[0, 2]); v = np.round(Q[:, 1] / z * K[1, 1] + K[1, 2])
+            inside = (z > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        idx = np.flatnonzero(ok)[inside]
+        prev = self.depth[v[inside].astype(np.int64), u[inside].astype(np.int64)]
+        wprev = self.weight[v[inside].astype(np.int64), u[inside].astype(np.int64)]
+        agree = (prev > 0) & (np.abs(prev - z[inside]) < self.tau * z[inside])
+        est, wt = np.zeros(h * w, np.float32), np.zeros(h * w, np.float32)
+        est[idx[agree]] = depth.ravel()[idx[agree]] * prev[agree] / z[inside][agree]
+        wt[idx[agree]] = np.minimum(wprev[agree], self.max_weight)
+        return est.reshape(h, w), wt.reshape(h, w)
+
     def __call__(self, depth:np.ndarray, # H x W new prediction (metres)
                  x, # its ModelInput (scene, phase, frame, pose, intrinsics)
                 ) -> np.ndarray:
         "The fused depth of this frame (and the state for the next)."
         depth = np.asarray(depth, np.float32)
         pose = getattr(x, 'inputs', {}).get('pose')
+        pose = None if pose is None else np.asarray(pose, np.float64)
         follows = (x.scene, x.phase) == self.clip and x.frame == self.frame + 1 and pose is not None and self.pose is not None
         w = np.zeros_like(depth)
         if follows:
-            wd, ww = forward_warp(self.depth, np.asarray(pose), self.pose, x.intrinsics.K, self.weight)
-            with np.errstate(invalid='ignore'): ok = (wd > 0) & np.isfinite(depth) & (np.abs(wd - depth) < self.tau * depth)
-            w = np.where(ok, np.minimum(ww, self.max_weight), 0).astype(np.float32)
-            depth = np.where(ok, (depth + w * wd) / (1 + w), depth).astype(np.float32)
-        self.clip, self.frame, self.pose = (x.scene, x.phase), x.frame, None if pose is None else np.asarray(pose)
+            est, w = self._previous(depth, pose, x.intrinsics.K)
+            depth = ((depth + w * est) / (1 + w)).astype(np.float32)
+        self.clip, self.frame, self.pose = (x.scene, x.phase), x.frame, pose
         self.depth, self.weight = np.where(np.isfinite(depth), depth, 0).astype(np.float32), 1 + w
         return depth
 
