@@ -8,8 +8,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 __all__ = ['log', 'MIN_N', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult', 'Journal',
            'BenchmarkRunner', 'RunState']
 
-# %% ../nbs/23_runner.ipynb #41b9c729
-import contextlib, copy, json, math, os, platform, time
+# %% ../nbs/23_runner.ipynb #6d5c055f
+import contextlib, copy, json, math, os, platform, re, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,21 +26,23 @@ from .tasks.registry import canonical_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/23_runner.ipynb #05444842
+# %% ../nbs/23_runner.ipynb #fd21f9e3
 def resolve_device(requested:str|None='auto') -> str:
-    "'cuda' or 'cpu' (or 'cuda:N'); 'auto' picks CUDA when available; unavailable CUDA falls back to CPU with a warning."
-    req = (requested or 'auto').strip().lower()
-    if req not in ('auto', 'cpu', 'cuda', 'mps') and not req.startswith('cuda:'):
-        raise ConfigError(f"unknown device {requested!r}", hint="use auto, cpu, cuda or cuda:N")
+    "'cuda', 'cuda:N', 'mps' or 'cpu'; 'auto' picks CUDA when available; an unavailable accelerator falls back to the CPU with a warning."
+    req = str(requested or 'auto').strip().lower()
+    if req not in ('auto', 'cpu', 'cuda', 'mps') and not re.fullmatch(r'cuda:\d+', req):
+        raise ConfigError(f"unknown device {requested!r}", hint="use auto, cpu, cuda, cuda:N or mps")
     if req == 'cpu': return 'cpu'
     try:
         import torch
-        has_cuda = torch.cuda.is_available()
-    except ImportError: has_cuda = False
-    if req == 'auto': return 'cuda' if has_cuda else 'cpu'
-    if req.startswith('cuda') and not has_cuda:
-        log.warning("CUDA was requested but is not available here; running on the CPU")
-        return 'cpu'
+        n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        has_mps = bool(getattr(getattr(torch.backends, 'mps', None), 'is_available', lambda: False)())
+    except ImportError: n_cuda, has_mps = 0, False
+    if req == 'auto': return 'cuda' if n_cuda else 'cpu'
+    if req == 'mps' and not has_mps: log.warning("MPS was requested but is not available here; running on the CPU"); return 'cpu'
+    if req.startswith('cuda') and not n_cuda: log.warning("CUDA was requested but is not available here; running on the CPU"); return 'cpu'
+    if req.startswith('cuda:') and int(req[5:]) >= n_cuda:
+        raise ConfigError(f"device {req} does not exist: this machine has {n_cuda} CUDA device(s)", hint=f"use cuda:0 to cuda:{n_cuda - 1}")
     return req
 
 def _sync(device):
@@ -108,49 +110,61 @@ class BenchmarkResult:
             out[s.name] = float(np.mean(v)) if v else None
         return out
 
-# %% ../nbs/23_runner.ipynb #5cc94bd2
+# %% ../nbs/23_runner.ipynb #e82e50d0
 def _clip_key(scene, phase) -> str: return f'{scene}/{phase}'
 
 class Journal:
-    "Append-only per-sample journal with a header that identifies the run."
+    "Append-only per-sample journal with a header that identifies the run; committed (renamed into place) when the run finishes."
     def __init__(self, path:str|Path, header:dict, resume:bool=False):
         self.path, self.header = Path(path), to_jsonable(header)
-        self.done = []
-        if resume and self.path.is_file(): self.done = self.read()
+        self.partial = self.path.with_name(self.path.name.replace('.jsonl', '.partial.jsonl'))
+        source = self.partial if self.partial.is_file() else self.path
+        self.done = self.read(source) if resume and source.is_file() else []
+        if not resume and self.partial.is_file():
+            log.warning("an interrupted run's journal %s is replaced (pass --resume to continue it instead)", self.partial)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix('.jsonl.tmp')
-        with open(tmp, 'w') as f:   # rewrite header + reusable rows, then append from there
+        tmp = self.partial.with_name('.' + self.partial.name + '.tmp')
+        with open(tmp, 'w') as f:   # header + reusable rows, then append from there
             f.write(json.dumps(dict(_header=self.header)) + '\n')
             for r in self.done: f.write(json.dumps(r, allow_nan=False) + '\n')
-        os.replace(tmp, self.path)
-        self.f = open(self.path, 'a')
+        os.replace(tmp, self.partial)
+        self.f = open(self.partial, 'a')
 
     def write(self, row:dict):
         "Append one row and flush it."
         self.f.write(json.dumps(to_jsonable(row), allow_nan=False) + '\n'); self.f.flush()
 
     def close(self):
+        "Flush and close (the journal stays partial, resumable)."
+        if self.f.closed: return
         try: os.fsync(self.f.fileno())
         except OSError: pass
         self.f.close()
 
-# %% ../nbs/23_runner.ipynb #74238220
+    def commit(self):
+        "Close, and make the partial journal the run's journal."
+        self.close(); os.replace(self.partial, self.path)
+
+# %% ../nbs/23_runner.ipynb #532d99e9
 @patch
-def read(self:Journal) -> list:
-    "The rows of the journal on disk that belong to complete clips (after checking its header matches this run)."
-    lines = self.path.read_text().splitlines()
+def read(self:Journal, path:Path) -> list:
+    "The rows of the journal at `path` that belong to complete clips (after checking its header matches this run)."
+    lines = path.read_text(errors='replace').splitlines()
     try: head = json.loads(lines[0])['_header'] if lines else None
     except (ValueError, KeyError, TypeError): head = None
-    if head is None: raise ConfigError(f"{self.path} is not a per-sample journal", hint="delete it or run without --resume")
-    for k in ('manifest_sha256', 'model', 'protocol'):
+    if not isinstance(head, dict): raise ConfigError(f"{path} is not a per-sample journal", hint="delete it or run without --resume")
+    for k in ('manifest_sha256', 'model', 'model_fingerprint', 'protocol'):
         if head.get(k) != self.header.get(k):
-            raise ConfigError(f"cannot resume: the journal in {self.path} was written with another {k.replace('_', ' ')}",
+            raise ConfigError(f"cannot resume: the journal in {path} was written with another {k.replace('_', ' ')}",
                               hint="run without --resume to start over, or use another --output-dir",
                               details=dict(journal=head.get(k), now=self.header.get(k)))
     rows = []
-    for ln in lines[1:]:
-        try: rows.append(json.loads(ln))
+    for i, ln in enumerate(lines[1:], 2):
+        try: r = json.loads(ln)
         except ValueError: break   # a torn last line from a kill: ignore it and what follows
+        if not (isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ('id', 'scene', 'phase'))):
+            raise ConfigError(f"line {i} of {path} is not a sample row", hint="the journal is corrupt: delete it, or run without --resume")
+        rows.append(r)
     expected, count = self.header.get('clip_sizes', {}), {}
     for r in rows: count[_clip_key(r['scene'], r['phase'])] = count.get(_clip_key(r['scene'], r['phase']), 0) + 1
     complete = {k for k, n in count.items() if n == expected.get(k)}
@@ -167,7 +181,7 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/23_runner.ipynb #e698ec7b
+# %% ../nbs/23_runner.ipynb #5b858315
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -182,6 +196,7 @@ class BenchmarkRunner:
                  count_flops:bool=True, # count FLOPs on the first batch
                  progress=None, # callable(done, total) after each batch
                  temporal_hook=None, sgc_hook=None, # override the task's robustness hooks
+                 timeout:float|None=None, # seconds one batch may take; a hung model ends the run with a resumable journal
                 ):
         if nonfinite not in ('flag', 'error'): raise ConfigError(f"nonfinite policy {nonfinite!r}", hint="use 'flag' or 'error'")
         if warmup_batches < 0: raise ConfigError("warmup_batches must be >= 0", hint="pass 0 or more")
@@ -195,15 +210,18 @@ class BenchmarkRunner:
         self.journal_path, self.resume, self.do_flops, self.progress = journal, resume, count_flops, progress
         self.temporal_hook = temporal_hook or self.spec.temporal_stability
         self.sgc_hook = sgc_hook or self.spec.geometric_coherence
+        if timeout is not None and not timeout > 0: raise ConfigError(f"timeout must be positive, got {timeout}", hint="pass --timeout SECONDS")
+        self.timeout = timeout
 
-# %% ../nbs/23_runner.ipynb #c2822734
+# %% ../nbs/23_runner.ipynb #6dae41c1
 @patch
 def header(self:BenchmarkRunner) -> dict:
     "What identifies this run in the journal."
     clips = {}
     for e in self.dataset.entries: clips[_clip_key(e.scene, e.phase.name)] = clips.get(_clip_key(e.scene, e.phase.name), 0) + 1
     return dict(manifest_sha256=self.dataset.manifest_sha256, model=getattr(self.model, 'name', type(self.model).__name__),
-                protocol=self.suite.protocol(), task=self.task, split=self.dataset.split, clip_sizes=clips)
+                model_fingerprint=self.model.fingerprint(), protocol=self.suite.protocol(), task=self.task, split=self.dataset.split,
+                clip_sizes=clips)
 
 # %% ../nbs/23_runner.ipynb #864cc5c2
 @dataclass
@@ -254,25 +272,43 @@ def todo(self:BenchmarkRunner, st:RunState):
     if done: log.info("resuming: %d samples reused from %s, %d to compute", len(done), self.journal_path, len(ds))
     return ds
 
-# %% ../nbs/23_runner.ipynb #240fe8d2
+# %% ../nbs/23_runner.ipynb #02476d28
 def _grad_ctx():
     try:
         import torch
         return torch.inference_mode()
     except ImportError: return contextlib.nullcontext()
 
+def _bounded(fn, timeout, model, batch):
+    "`fn()`, or with a `timeout`, `fn()` in a daemon thread that may take at most that long (`ModelError` after)."
+    if not timeout: return fn()
+    box = {}
+    def run():
+        try: box['value'] = fn()
+        except BaseException as e: box['error'] = e
+    t = threading.Thread(target=run, daemon=True, name='rpx-model'); t.start(); t.join(timeout)
+    if t.is_alive():
+        raise ModelError(f"model {getattr(model, 'name', '?')} took more than {timeout:g} s on samples {', '.join(s.id for s in batch[:3])}",
+                         hint="the journal keeps the finished samples: fix the model or raise --timeout, then rerun with --resume",
+                         details=dict(samples=[s.id for s in batch], timeout_s=timeout))
+    if 'error' in box: raise box['error']
+    return box['value']
+
 @patch
 def predict_batch(self:BenchmarkRunner, batch:list, st:RunState) -> tuple:
     "The model's predictions for a batch of samples, and the batch's latency in ms (None when not timed)."
     model, inputs = self.model, [ModelInput(s, self.spec.model_inputs) for s in batch]
+    def counted():
+        with _grad_ctx(), _model_errors(model, batch): return self._count_flops(inputs)
+    def timed():
+        device = getattr(model, 'device', 'cpu'); _sync(device)
+        t1 = time.perf_counter()
+        with _grad_ctx(), _model_errors(model, batch): preds = model.predict(inputs)
+        _sync(device); return preds, (time.perf_counter() - t1) * 1000
     if st.batches == 0 and self.do_flops:
-        with _grad_ctx(), _model_errors(model, batch): st.flop = self._count_flops(inputs)
-        st.flop_batch = len(batch)
+        st.flop, st.flop_batch = _bounded(counted, self.timeout, model, batch), len(batch)
         if self.warmup > 0: return self._check_count(st.flop.result, batch), None
-    device = getattr(model, 'device', 'cpu'); _sync(device)
-    t1 = time.perf_counter()
-    with _grad_ctx(), _model_errors(model, batch): preds = model.predict(inputs)
-    _sync(device); dt = (time.perf_counter() - t1) * 1000
+    preds, dt = _bounded(timed, self.timeout, model, batch)
     st.t_model += dt / 1000
     if st.batches >= self.warmup: st.batch_ms.append(dt); st.batch_sizes.append(len(batch))
     return self._check_count(preds, batch), dt
@@ -339,7 +375,7 @@ def finish(self:BenchmarkRunner, items:list, st:RunState):
         st.rows.append(row)
         if st.journal: st.journal.write(row)
 
-# %% ../nbs/23_runner.ipynb #cd68b3fd
+# %% ../nbs/23_runner.ipynb #7e9386ff
 @patch
 def run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
@@ -358,11 +394,12 @@ def run(self:BenchmarkRunner) -> BenchmarkResult:
             st.batches += 1
             if self.progress: self.progress(st.batches, todo.num_batches)
         self.finish(st.pending, st)
+        if st.journal: st.journal.commit()
     finally:
         if st.journal: st.journal.close()
     return self.result(st)
 
-# %% ../nbs/23_runner.ipynb #01ef7178
+# %% ../nbs/23_runner.ipynb #b8f7aa85
 def _params_dtype(mod):
     if mod is None: return None, None
     ps = list(mod.parameters())
@@ -380,9 +417,11 @@ def compute_cost(self:BenchmarkRunner, st:RunState, device:str) -> dict:
     counted = flop is not None and flop.flops is not None
     cost = dict(params_m=params / 1e6 if params is not None else None, flops_g=flop.flops / n / 1e9 if counted else None,
                 macs_g=flop.macs / n / 1e9 if counted else None,
-                flops_note=None if flop is None else ((flop.reason or f'first batch of {st.flop_batch} samples, divided by its length')
+                flops_note=None if flop is None else ((flop.note or f'first batch of {st.flop_batch} samples, divided by its length')
                                                       + ('' if self.warmup else '; counted on an extra, untimed call (no warm-up batch)')),
                 uncounted_ops=flop.uncounted_ops if flop else [],
+                uncounted_ops_time_share=flop.uncounted_time_share if flop else None,
+                outside_torch_share=flop.outside_torch_share if flop else None,
                 latency_ms_per_batch=latency_stats(st.batch_ms),
                 latency_ms_per_sample=latency_stats([ms / b for ms, b in zip(st.batch_ms, st.batch_sizes)]),
                 throughput_sps=(sum(st.batch_sizes) / (sum(st.batch_ms) / 1000)) if st.batch_ms and sum(st.batch_ms) > 0 else None,

@@ -202,7 +202,7 @@ class BenchmarkPanel:
 
     def _ipython_display_(self): display(self.box)
 
-# %% ../nbs/50_widgets.ipynb #eeccad20
+# %% ../nbs/50_widgets.ipynb #716c3988
 class ResultsBrowser:
     "Several result folders side by side: phase scores, accuracy vs FLOPs and robustness, and a per-sample drill-down."
     def __init__(self, paths:list):
@@ -243,7 +243,8 @@ class ResultsBrowser:
         p = self.dirs[self.run.value] / 'per_sample.jsonl'
         lines = p.read_text().splitlines()[1:] if p.is_file() else []
         self.sample_rows = [json.loads(l) for l in lines if l.strip()]
-        pm = self.docs[self.run.value]['protocol']['primary_metric']
+        from rpx_benchmark.reports import per_sample_metric
+        pm = per_sample_metric(self.docs[self.run.value])
         self.sample_sel.options = [(f"{r['id']} ({pm} {r.get(pm) if r.get(pm) is None else round(r[pm], 3)})", i) for i, r in enumerate(self.sample_rows)]
 
     def drill(self):
