@@ -7,7 +7,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/loader.html.md"""
 # %% auto #0
 __all__ = ['log', 'MAX_ARRAY_ELEMENTS', 'MAX_JSON_BYTES', 'DECODERS', 'SAMPLE_KEYS', 'read_rgb', 'read_depth', 'read_mask',
            'read_pose', 'read_json', 'read_npy', 'subset_entries', 'Entry', 'manifest_header', 'dataset_roots',
-           'safe_relpath', 'confined', 'parse_entry', 'parse_manifest', 'RPXDataset', 'read_manifest_bytes']
+           'safe_relpath', 'confined', 'parse_entry', 'parse_manifest', 'RPXDataset', 'read_manifest_bytes',
+           'resolve_workers']
 
 # %% ../nbs/14_loader.ipynb #8a1b804c
 import hashlib, json, math, os, zipfile
@@ -393,7 +394,7 @@ def load(self:RPXDataset, i:int) -> Sample:
 @patch
 def __getitem__(self:RPXDataset, i:int) -> Sample: return self.load(i)
 
-# %% ../nbs/14_loader.ipynb #ef29bacf
+# %% ../nbs/14_loader.ipynb #ee4016d2
 @patch
 def batch_indices(self:RPXDataset) -> list:
     "The sample indices of each batch, in order."
@@ -404,23 +405,35 @@ def batch_indices(self:RPXDataset) -> list:
 def __iter__(self:RPXDataset):
     for idx in self.batch_indices(): yield [self.load(i) for i in idx]
 
-def _list_collate(batch): return batch
+def resolve_workers(workers) -> int:
+    "The number of decoding threads: `workers` itself, or for 'auto' one per core (at most 4); `ConfigError` otherwise."
+    if workers in (None, 'auto'): return min(4, os.cpu_count() or 1)
+    if isinstance(workers, str) and workers.isdigit(): workers = int(workers)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= 64:
+        raise ConfigError(f"--workers must be 'auto' or a whole number from 0 to 64, got {workers!r}", hint="pass --workers auto")
+    return workers
 
-class _MapView:
-    "Map-style view for DataLoader workers."
-    def __init__(self, ds): self.ds = ds
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, i): return self.ds.load(i)
+def _prefetched(ds, workers:int, ahead:int):
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    todo, queue = iter(ds.batch_indices()), deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix='rpx-decode') as pool:
+        try:
+            while True:
+                while len(queue) < ahead and (idx := next(todo, None)) is not None: queue.append([pool.submit(ds.load, i) for i in idx])
+                if not queue: return
+                yield [f.result() for f in queue.popleft()]
+        finally:
+            for fs in queue:
+                for f in fs: f.cancel()
 
 @patch
-def batches(self:RPXDataset, workers:int=0, # decoding processes (0: decode in this process)
-            prefetch:int=2, # batches each worker keeps ready
+def batches(self:RPXDataset, workers=0, # decoding threads (0: decode in the caller's thread; 'auto': one per core, at most 4)
+            ahead:int=4, # batches decoded in advance
            ):
-    "Iterate batches, decoding ahead in `workers` processes through a torch `DataLoader`."
-    if workers <= 0: return iter(self)
-    from torch.utils.data import DataLoader
-    return iter(DataLoader(_MapView(self), batch_sampler=self.batch_indices(), num_workers=workers,
-                           collate_fn=_list_collate, prefetch_factor=prefetch, persistent_workers=False))
+    "Iterate batches, decoding ahead in `workers` threads, in order."
+    n = resolve_workers(workers)
+    return iter(self) if n == 0 else _prefetched(self, n, max(1, ahead))
 
 # %% ../nbs/14_loader.ipynb #483edc1d
 @patch

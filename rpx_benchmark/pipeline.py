@@ -24,7 +24,7 @@ from .tasks.registry import TaskSpec, get_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/40_pipeline.ipynb #c4499c1e
+# %% ../nbs/40_pipeline.ipynb #4e3351d3
 @dataclass
 class BenchConfig:
     "Everything one benchmark run needs to know."
@@ -46,14 +46,14 @@ class BenchConfig:
     seed: int = 0
     plain: bool = False # no progress bar
     quiet: bool = False # print nothing (the Python API default)
-    workers: int = 0 # decoding processes
+    workers: Any = 'auto' # decoding threads ('auto': one per core, at most 4; 0: decode in the model's thread)
     warmup_batches: int = 1
     n_boot: int = 2000
     nonfinite: str = 'flag'
     progress: Any = None # callable(done_batches, total_batches), e.g. a widget's; default: a bar on stderr
     options: dict = field(default_factory=dict) # the task's own options (its flags), defaults filled in
 
-# %% ../nbs/40_pipeline.ipynb #a65f8c5d
+# %% ../nbs/40_pipeline.ipynb #d0f4903e
 def add_common_arguments(p:argparse.ArgumentParser, spec:TaskSpec):
     "The flags every task's `bench` subcommand shares."
     g = p.add_argument_group('model (priority: --model, then --hf-checkpoint)')
@@ -73,7 +73,7 @@ def add_common_arguments(p:argparse.ArgumentParser, spec:TaskSpec):
     r.add_argument('--overwrite', action='store_true', help="replace the results of another model that the run's folder holds")
     r.add_argument('--timeout', type=float, default=None, help='seconds one batch may take before the run stops (resumable)')
     r.add_argument('--seed', type=int, default=0, help='seed for torch and numpy (default: %(default)s)')
-    r.add_argument('--workers', type=int, default=0, help='processes decoding ahead of the model (default: %(default)s)')
+    r.add_argument('--workers', default='auto', help="threads decoding ahead of the model: a number, or auto for one per core (default: %(default)s)")
     r.add_argument('--warmup-batches', type=int, default=1, help='whole batches left out of latency (default: %(default)s)')
     r.add_argument('--plain', action='store_true', help='no progress bar')
 
@@ -109,8 +109,8 @@ def make(cls:BenchConfig, spec:TaskSpec, # the task
     opts.update({k: kw.pop(k) for k in list(kw) if k in opts})
     return cls(task=spec.task, options=opts, **kw)
 
-# %% ../nbs/40_pipeline.ipynb #1dfda262
-_RANGES = dict(batch_size=(1, 1 << 16), seed=(0, 2**32 - 1), workers=(0, 256), warmup_batches=(0, 1 << 20), n_boot=(10, 1_000_000))
+# %% ../nbs/40_pipeline.ipynb #3d76207c
+_RANGES = dict(batch_size=(1, 1 << 16), seed=(0, 2**32 - 1), warmup_batches=(0, 1 << 20), n_boot=(10, 1_000_000))
 
 @patch
 def check(self:BenchConfig) -> BenchConfig:
@@ -122,6 +122,8 @@ def check(self:BenchConfig) -> BenchConfig:
     if self.max_samples is not None and (isinstance(self.max_samples, bool) or not isinstance(self.max_samples, int) or self.max_samples < 1):
         raise ConfigError(f"--max-samples must be a positive whole number, got {self.max_samples!r}", hint="pass --max-samples 1 or more")
     if self.nonfinite not in ('flag', 'error'): raise ConfigError(f"nonfinite policy {self.nonfinite!r}", hint="use 'flag' or 'error'")
+    from rpx_benchmark.loader import resolve_workers
+    resolve_workers(self.workers)
     if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
         raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout!r}", hint="pass --timeout 60, say")
     return self

@@ -181,7 +181,7 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/23_runner.ipynb #5b858315
+# %% ../nbs/23_runner.ipynb #1e3981b6
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -189,7 +189,7 @@ class BenchmarkRunner:
                  metric_suite:MetricCalculator|None=None, # default: the task's suite, configured for the model
                  *,
                  warmup_batches:int=1, # whole batches excluded from latency
-                 workers:int=0, # decoding processes (prefetch)
+                 workers='auto', # decoding threads ahead of the model ('auto': one per core, at most 4; 0: none)
                  nonfinite:str='flag', # 'flag' non-finite predictions, or raise on them ('error')
                  journal:str|Path|None=None, # per_sample.jsonl path
                  resume:bool=False, # reuse the journal's complete clips
@@ -206,7 +206,8 @@ class BenchmarkRunner:
             raise ConfigError(f"model {getattr(model, 'name', '?')} answers {self.task} but the dataset is {dataset.task}",
                               hint="pick a model registered for the dataset's task (rpx_bench models --task ...)")
         self.suite = metric_suite or self.spec.make_suite({}, model)
-        self.warmup, self.workers, self.nonfinite = int(warmup_batches), int(workers), nonfinite
+        from rpx_benchmark.loader import resolve_workers
+        self.warmup, self.workers, self.nonfinite = int(warmup_batches), resolve_workers(workers), nonfinite
         self.journal_path, self.resume, self.do_flops, self.progress = journal, resume, count_flops, progress
         self.temporal_hook = temporal_hook or self.spec.temporal_stability
         self.sgc_hook = sgc_hook or self.spec.geometric_coherence
@@ -375,27 +376,46 @@ def finish(self:BenchmarkRunner, items:list, st:RunState):
         st.rows.append(row)
         if st.journal: st.journal.write(row)
 
-# %% ../nbs/23_runner.ipynb #7e9386ff
+# %% ../nbs/23_runner.ipynb #c570f84f
+class _Behind:
+    "Run `fn(*args)` calls in order in one background thread, at most `depth` calls behind; errors surface in the caller."
+    def __init__(self, fn, depth:int=2):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+        self.fn, self.depth, self.queue = fn, depth, deque()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix='rpx-score')
+    def submit(self, *args):
+        while self.queue and (self.queue[0].done() or len(self.queue) >= self.depth): self.queue.popleft().result()
+        self.queue.append(self.pool.submit(self.fn, *args))
+    def drain(self):
+        while self.queue: self.queue.popleft().result()
+    def close(self):
+        for f in self.queue: f.cancel()
+        self.pool.shutdown(wait=True)
+
+# %% ../nbs/23_runner.ipynb #e4f57a4f
 @patch
 def run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
     st = self.start()
     todo = self.todo(st)
-    it = todo.batches(self.workers) if self.workers else iter(todo)
+    it, scorer = todo.batches(self.workers), _Behind(lambda b, p, dt: self.score_batch(b, p, dt, st))
     try:
         while True:
             t0 = time.perf_counter()
-            try: batch = next(it)
-            except StopIteration: break
+            batch = next(it, None)
+            if batch is None: break
             st.t_data += time.perf_counter() - t0
             preds, dt = self.predict_batch(batch, st)
-            self.score_batch(batch, preds, dt, st)
+            scorer.submit(batch, preds, dt)
             st.peak_rss = max(st.peak_rss, rss_mb() or 0.0)
             st.batches += 1
             if self.progress: self.progress(st.batches, todo.num_batches)
+        scorer.drain()
         self.finish(st.pending, st)
         if st.journal: st.journal.commit()
     finally:
+        scorer.close(); it.close() if hasattr(it, 'close') else None
         if st.journal: st.journal.close()
     return self.result(st)
 

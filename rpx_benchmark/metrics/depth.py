@@ -73,16 +73,18 @@ def fill_nearest(pred:np.ndarray, # H x W prediction
     i, j = distance_transform_edt(~usable, return_distances=False, return_indices=True)
     return pred[i, j]
 
-# %% ../../nbs/20_depth_metrics.ipynb #17c21d78
+# %% ../../nbs/20_depth_metrics.ipynb #3d3271ce
+def _sum(x) -> float: return float(np.add.reduce(x, dtype=np.float64))   # pairwise summation in float64
+
 def _metrics_on(p:np.ndarray, g:np.ndarray, silog_lambda:float) -> dict:
-    "The metrics of 1-D arrays of predictions and ground truth, in float64."
-    p, g = p.astype(np.float64), g.astype(np.float64)
+    "The metrics of 1-D float32 arrays of predictions and ground truth: elementwise in float32, every sum in float64."
     n, d = len(p), p - g
     ad = np.abs(d); rel = ad / g
     lg = np.log(p / g); alg = np.abs(lg)
-    m = lg.mean(); var = float(np.mean((lg - m) ** 2))
-    return dict(absrel=float(rel.mean()), sqrel=float(np.dot(rel, ad)) / n, rmse=math.sqrt(float(np.dot(d, d)) / n),
-                rmse_log=math.sqrt(float(np.dot(lg, lg)) / n), log10=float(alg.mean()) / math.log(10),
+    m = _sum(lg) / n
+    var = _sum(np.square(lg - np.float32(m))) / n   # two-pass: no cancellation for a pure scale error
+    return dict(absrel=_sum(rel) / n, sqrel=_sum(rel * ad) / n, rmse=math.sqrt(_sum(np.square(d)) / n),
+                rmse_log=math.sqrt(_sum(np.square(lg)) / n), log10=_sum(alg) / n / math.log(10),
                 silog=100 * math.sqrt(max(var + (1 - silog_lambda) * m * m, 0.0)),
                 delta1=np.count_nonzero(alg < _LOG125) / n, delta2=np.count_nonzero(alg < 2 * _LOG125) / n,
                 delta3=np.count_nonzero(alg < 3 * _LOG125) / n)

@@ -37,7 +37,7 @@ class DepthPrediction:
 
 def ground_truth(decoded:dict) -> DepthGroundTruth: return DepthGroundTruth(decoded['depth'])
 
-# %% ../../nbs/41_task_depth.ipynb #214036d3
+# %% ../../nbs/41_task_depth.ipynb #a78f1be6
 def validate(pred:DepthPrediction, sample) -> tuple:
     "Check a depth prediction against its sample; return its flags."
     arr = pred.depth
@@ -50,9 +50,9 @@ def validate(pred:DepthPrediction, sample) -> tuple:
                            details=dict(sample=sample.id, got=list(arr.shape), want=list(sample.ground_truth.depth.shape)))
     if not np.issubdtype(arr.dtype, np.floating):
         raise AdapterError(f"sample {sample.id}: depth prediction has dtype {arr.dtype}", hint="depth must be floating point (metres, or relative units)")
-    finite = np.isfinite(arr)
-    with np.errstate(invalid='ignore'): nonpos = bool((arr[finite] <= 0).any())
-    return (() if finite.all() else ('non_finite',)) + (('non_positive',) if nonpos else ())
+    if np.isfinite(arr).all(): return ('non_positive',) if arr.min() <= 0 else ()
+    with np.errstate(invalid='ignore'): nonpos = bool((arr[np.isfinite(arr)] <= 0).any())
+    return ('non_finite',) + (('non_positive',) if nonpos else ())
 
 # %% ../../nbs/41_task_depth.ipynb #4dfa2dd1
 def from_numpy(out, x, output_kind:str|None=None) -> DepthPrediction:
