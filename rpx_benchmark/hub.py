@@ -372,7 +372,7 @@ def _verify_embedded(root, rels, checksums, rev, repo_id, cache_dir) -> tuple:
         root = ensure_embedded(rev, cache_dir, locked=True)
         return root, verify_files(root, rels, checksums, record)
 
-# %% ../nbs/15_hub.ipynb #6b733a80
+# %% ../nbs/15_hub.ipynb #43f12d0f
 def resolved_manifest_path(task, split, repo_id=None, revision=None, cache_dir=None, max_samples=None) -> Path:
     "Where `download_split` writes the resolved manifest."
     spec, repo_id = get_task(task), default_repo(repo_id)
@@ -386,17 +386,22 @@ def download_split(task, # task name, alias or TaskSpec
                    revision:str|None=None, # branch, tag or commit (embedded: the size)
                    cache_dir:str|Path|None=None, # cache folder (default: RPX_CACHE_DIR, else ~/.cache/rpx_benchmark)
                    max_samples:int|None=None, # download only a round-robin subset of this many samples
+                   shard:tuple|None=None, # (rank, world size): only this rank's whole clips (distributed runs)
                   ) -> Path:
     "Download a split's files, verify them, and return the path of the resolved manifest."
     spec, repo_id, t0 = get_task(task), default_repo(repo_id), time.perf_counter()
     manifest, checksums, root, rev = fetch_manifest(spec, check_split(split), repo_id, revision, cache_dir)
     rows, kept = _rows(manifest, spec, split, repo_id, max_samples)
+    if shard is not None:
+        from rpx_benchmark.distributed import shard as shard_rows
+        kept = shard_rows(kept, *shard)
     keys = list(spec.file_fields)
     rels, meta = _split_files(kept, keys), [f'manifests/{spec.task}/{split}.json', 'checksums.json', 'manifest/checksums.json']
     with _lock(repo_id, cache_dir):
         if is_embedded(repo_id): root, n = _verify_embedded(root, rels, checksums, rev, repo_id, cache_dir)
         else: root, n = _fetch_files(rels, rows, kept, keys, meta, checksums, split, repo_id, revision, cache_dir)
         out = resolved_manifest_path(spec, split, repo_id, revision, cache_dir, max_samples)
+        if shard is not None: out = out.with_name(out.stem + f'.rank{shard[0]}of{shard[1]}.json')
         src = dict(repo_id=repo_id, revision=rev, snapshot=root.name, split=split, max_samples=max_samples, manifest_sha256=manifest.get('_sha256'))
         body = {k: v for k, v in manifest.items() if k != '_sha256'}
         atomic_write_json(out, dict(body, root=str(root.resolve()), samples=kept, source=src), indent=1)

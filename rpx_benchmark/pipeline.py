@@ -6,10 +6,11 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['log', 'BenchConfig', 'add_common_arguments', 'task_options', 'resolve_model', 'run_name', 'clear_debris',
-           'guard_folder', 'print_summary', 'open_split', 'run_task', 'bench']
+           'guard_folder', 'print_summary', 'open_split', 'run_task', 'result_folder', 'run_distributed', 'bench']
 
-# %% ../nbs/40_pipeline.ipynb #1c5ef0d5
+# %% ../nbs/40_pipeline.ipynb #f1f37aef
 import argparse, hashlib, json, sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -225,7 +226,7 @@ class _Progress:
     def close(self):
         if self.bar is not None: self.bar.close()
 
-# %% ../nbs/40_pipeline.ipynb #234f17a0
+# %% ../nbs/40_pipeline.ipynb #36a77ef0
 def _seed(seed):
     import numpy as np
     np.random.seed(seed)
@@ -234,46 +235,107 @@ def _seed(seed):
         torch.manual_seed(seed)
     except ImportError: pass
 
-def open_split(cfg:BenchConfig, spec:TaskSpec):
-    "Download (or generate) and verify the split; return the opened `RPXDataset`."
+def open_split(cfg:BenchConfig, spec:TaskSpec, shard:tuple|None=None):
+    "Download (or generate) and verify the split (or a rank's `shard` of it); return the opened `RPXDataset`."
     from rpx_benchmark.hub import download_split
     from rpx_benchmark.loader import RPXDataset
-    manifest = download_split(spec, cfg.split, cfg.repo, cfg.revision, cfg.cache_dir, cfg.max_samples)
+    manifest = download_split(spec, cfg.split, cfg.repo, cfg.revision, cfg.cache_dir, cfg.max_samples, shard)
     ds = RPXDataset.from_manifest(manifest, batch_size=cfg.batch_size)
     try: src = json.loads(Path(manifest).read_text()).get('source') or {}
     except (OSError, ValueError): src = {}
     ds.info.update(repo_id=cfg.repo or ds.info.get('repo_id') or src.get('repo_id'), revision=src.get('revision'))
     return ds
 
-# %% ../nbs/40_pipeline.ipynb #38cbc87a
+# %% ../nbs/40_pipeline.ipynb #c1278e6a
 def run_task(cfg:BenchConfig, # the run's configuration
              spec:TaskSpec|None=None, # the task (default: the one `cfg.task` names)
             ) -> tuple:
     "Run one benchmark end to end; return (result, report, paths)."
     from rpx_benchmark.reports import output_dir, result_dict, write_reports
     from rpx_benchmark.runner import BenchmarkRunner, resolve_device
-    spec = spec or get_task(cfg.task)
+    from rpx_benchmark.distributed import detect
+    spec, dist = spec or get_task(cfg.task), detect()
     cfg.check()
+    if dist.active: return run_distributed(cfg, spec, dist)
     device = resolve_device(cfg.device)
     _seed(cfg.seed)
     ds = open_split(cfg, spec)
     model = resolve_model(cfg, spec, device)
     suite = spec.make_suite(cfg.options, model)
-    out = ensure_dir(output_dir(cfg.output_dir, spec.task, getattr(model, 'name', 'model'), run_name(cfg, spec)), 'output folder',
-                     'pass --output-dir with a writable folder')
+    out = result_folder(cfg, spec, model)
     with exclusive(out / '.lock', 0, error=lambda h, w: ConfigError(f"output folder {out} is in use by {describe_holder(h)}",
                                                                     hint="wait for that run to finish, or pass another --output-dir")):
         clear_debris(out); guard_folder(out, model, cfg)
-        bar = cfg.progress if callable(cfg.progress) else _Progress(not cfg.plain and not cfg.quiet, f"{model.name} on {spec.task}/{cfg.split}")
-        try:
-            runner = BenchmarkRunner(model, ds, suite, warmup_batches=cfg.warmup_batches, workers=cfg.workers, nonfinite=cfg.nonfinite,
-                                     journal=out / 'per_sample.jsonl', resume=cfg.resume, progress=bar, timeout=cfg.timeout)
-            result, report = runner.run_with_deployment_readiness(n_boot=cfg.n_boot, seed=cfg.seed)
-        finally:
-            if hasattr(bar, 'close'): bar.close()
+        runner = _runner(cfg, spec, model, ds, suite, out / 'per_sample.jsonl', show=True)
+        try: result, report = runner.run_with_deployment_readiness(n_boot=cfg.n_boot, seed=cfg.seed)
+        finally: _close(runner.progress)
         paths = write_reports(result, report, out)
     if not cfg.quiet: print_summary(result_dict(result, report), paths)
     return result, report, paths
+
+def result_folder(cfg, spec, model) -> Path:
+    "The run's results folder, created."
+    from rpx_benchmark.reports import output_dir
+    return ensure_dir(output_dir(cfg.output_dir, spec.task, getattr(model, 'name', 'model'), run_name(cfg, spec)), 'output folder',
+                      'pass --output-dir with a writable folder')
+
+def _runner(cfg, spec, model, ds, suite, journal, show):
+    from rpx_benchmark.runner import BenchmarkRunner
+    bar = cfg.progress if callable(cfg.progress) else _Progress(show and not cfg.plain and not cfg.quiet, f"{model.name} on {spec.task}/{cfg.split}")
+    return BenchmarkRunner(model, ds, suite, warmup_batches=cfg.warmup_batches, workers=cfg.workers, nonfinite=cfg.nonfinite,
+                           journal=journal, resume=cfg.resume, progress=bar, timeout=cfg.timeout)
+
+def _close(bar):
+    if hasattr(bar, 'close'): bar.close()
+
+# %% ../nbs/40_pipeline.ipynb #6c9207ee
+def run_distributed(cfg:BenchConfig, spec:TaskSpec, dist) -> tuple:
+    "`run_task` for one rank of a distributed job."
+    from rpx_benchmark import distributed as D
+    from rpx_benchmark.runner import resolve_device
+    device = D.start(dist, resolve_device(cfg.device)); _seed(cfg.seed)
+    try:
+        with ExitStack() as held:
+            part, err, out, suite = None, None, None, None
+            try:
+                ds = open_split(cfg, spec, (dist.rank, dist.world_size))
+                model = resolve_model(cfg, spec, device); suite = spec.make_suite(cfg.options, model)
+                out = result_folder(cfg, spec, model)
+                held.enter_context(exclusive(out / ('.lock' if dist.main else f'.lock.rank{dist.rank}'), 0,
+                    error=lambda h, w: ConfigError(f"output folder {out} is in use by {describe_holder(h)}", hint="pass another --output-dir")))
+                if dist.main: clear_debris(out); guard_folder(out, model, cfg)
+                runner = _runner(cfg, spec, model, ds, suite, out / f'per_sample.rank{dist.rank}.jsonl', show=dist.main)
+                try: part = runner.run()
+                finally: _close(runner.progress)
+            except Exception as e: err = e
+            D.agree(dist, err)
+            parts, shared = D.gather(dist, part), None
+            if dist.main:
+                try: shared = _merge_ranks(cfg, spec, dist, parts, suite, out)
+                except Exception as e: err = e
+            D.agree(dist, err)   # rank 0's merge failing stops every rank
+        return D.share(dist, shared)
+    finally: D.stop()
+
+def _merge_ranks(cfg, spec, dist, parts, suite, out) -> tuple:
+    "Rank 0: one result from every rank's part, its report and files."
+    from rpx_benchmark import distributed as D
+    from rpx_benchmark.deployment import build_report
+    from rpx_benchmark.reports import result_dict, write_reports
+    import torch.distributed as tdist
+    result = D.merge_results(parts, dist, tdist.get_backend())
+    report = build_report(result.rows, result.task, spec.primary_metric, spec.higher_is_better, result.metric_specs,
+                          result.ts_values, result.sgc_values, cfg.n_boot, cfg.seed, suite=suite)
+    _merged_journal(out, result)
+    paths = write_reports(result, report, out)
+    if not cfg.quiet: print_summary(result_dict(result, report), paths)
+    return result, report, paths
+
+def _merged_journal(out:Path, result):
+    "per_sample.jsonl of the whole run (every rank's rows, in order), for the results browser and `compare`."
+    from rpx_benchmark.fsutil import atomic_write_text, to_jsonable
+    head = json.dumps(dict(_header=dict(task=result.task, model=result.model.get('name'), merged_from_ranks=True)))
+    atomic_write_text(out / 'per_sample.jsonl', '\n'.join([head] + [json.dumps(to_jsonable(r), allow_nan=False) for r in result.rows]) + '\n')
 
 # %% ../nbs/40_pipeline.ipynb #c345704d
 def bench(task:str, # task name or alias

@@ -106,7 +106,7 @@ def save_png(fig, path) -> Path:
     import io
     buf = io.BytesIO(); fig.savefig(buf, format='png'); return atomic_write_bytes(path, buf.getvalue())
 
-# %% ../nbs/24_reports.ipynb #46cc9a00
+# %% ../nbs/24_reports.ipynb #d9f994ce
 def _f(v, nd=4):
     if v is None: return 'n/a'
     if isinstance(v, float): return f'{v:.{nd}g}' if abs(v) < 1e-3 and v != 0 else f'{v:.{nd}f}'
@@ -155,7 +155,9 @@ def format_markdown_summary(doc:dict, # a result.json document
                 ['latency per sample p50 / p90 / p99 (ms)', ' / '.join(_f(lat_s[k], 3) for k in ('p50', 'p90', 'p99'))],
                 ['throughput (samples/s)', _f(c['throughput_sps'], 1)], ['peak memory (MB)', mem],
                 ['device / dtype / batch / threads', f"{c['device']} / {c['dtype']} / {c['batch_size']} / {c['threads']}"],
-                ['timed batches (warm-up skipped)', f"{c['timed_batches']} ({c['warmup_batches']})"]]), '']
+                ['timed batches (warm-up skipped)', f"{c['timed_batches']} ({c['warmup_batches']})"]] +
+               ([['ranks (backend)', f"{c['world_size']} ({c['backend']}); throughput is their total, latencies over all their batches"]]
+                if c.get('world_size') else [])), '']
     if c.get('uncounted_ops'): out += [f"Operators without a FLOP formula (not in the count): {', '.join(c['uncounted_ops'])}.", '']
     if doc.get('flags'): out += ['Flags: ' + ', '.join(f'{k} {v}' for k, v in doc['flags'].items()) + '.', '']
     for name, rel in (images or {}).items(): out += [f'![{name}]({rel})', '']
