@@ -12,6 +12,8 @@ from rpx_benchmark.metrics.pose import (RelativePoseSuite, estimate_relative_pos
 
 # ---------- the reference formulas
 
+trapezoid = getattr(np, 'trapezoid', None) or np.trapz   # numpy 2 renamed it
+
 def error_auc(errors, thresholds):
     """LoFTR's `error_auc` (src/utils/metrics.py, Apache-2.0), the same computation as SuperGlue's `pose_auc`: the recall
     curve through (0, 0) and (e_k, k/N), integrated with the trapezoid rule up to each threshold."""
@@ -22,7 +24,7 @@ def error_auc(errors, thresholds):
         last_index = np.searchsorted(errors, thr)
         y = recall[:last_index] + [recall[last_index - 1]]
         x = errors[:last_index] + [thr]
-        aucs.append(np.trapezoid(y, x) / thr)
+        aucs.append(trapezoid(y, x) / thr)
     return aucs
 
 def angle_error_mat(R1, R2):
