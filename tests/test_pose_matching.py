@@ -287,6 +287,8 @@ def test_oracles_score_perfectly_and_numpy_models_run(tiny_cache, tmp_path):
     assert res.flags['no_matches'] == res.num_samples and rep.metrics['correct_matches']['value'] == 0.0
     sheared = make_numpy_pose_model(lambda a, b, K: np.diag([1.0, 2.0, 1.0, 1.0]), name='sheared')
     with pytest.raises(AdapterError, match='not orthonormal'): rpx.bench('relative_pose', model=sheared, revision='tiny', output_dir=tmp_path)
+    md, _ = rpx.compare([tmp_path / 'relative_camera_pose'])      # the leaderboard ranks the oracle first, by pose AUC at 10 degrees
+    assert md.index('| 1 | oracle |') < md.index('never') and 'pose_auc_10' in md
 
 def test_widgets_draw_matches_and_cameras(tiny_cache):
     from rpx_benchmark.widgets import DatasetExplorer
@@ -304,6 +306,15 @@ def test_widgets_draw_matches_and_cameras(tiny_cache):
     pred = resolve('match_klt').predict([ModelInput(ds[0], ds.spec.model_inputs)])[0]
     assert 'matches correct' in draw(ds[0], pred)[0].title
 
+def test_results_browser_drills_into_pairs(tiny_cache, tmp_path):
+    from rpx_benchmark.pipeline import bench
+    from rpx_benchmark.widgets import ResultsBrowser
+    dirs = [bench('relative_camera_pose', model=m, revision='tiny', output_dir=tmp_path, max_samples=8)[2]['result'].parent for m in ('pose_orb', 'pose_klt')]
+    rb = ResultsBrowser(dirs)
+    rb.run.value = 1; rb.sample_sel.value = 3
+    assert rb.drilled.sample.id == rb.sample_rows[3]['id'] and rb.drilled.prediction is not None
+    assert rb.drilled.panel_titles[-1].startswith(('rot ', 'no estimate'))
+
 # ---------- transformers keypoint matchers, built offline with random weights
 
 @pytest.fixture(scope='module')
@@ -317,20 +328,25 @@ def matcher_checkpoints(tmp_path_factory):
     models = dict(superglue=(tf.SuperGlueConfig(keypoint_detector_config=sp, hidden_size=16, keypoint_encoder_sizes=[8, 16],
                                                 gnn_layers_types=['self', 'cross'], num_attention_heads=2), 'SuperGlueImageProcessor'),
                   lightglue=(tf.LightGlueConfig(keypoint_detector_config=sp, descriptor_dim=16, hidden_size=16, num_hidden_layers=2,
-                                                num_attention_heads=2, num_key_value_heads=2), 'LightGlueImageProcessor'))
+                                                num_attention_heads=2, num_key_value_heads=2), 'LightGlueImageProcessor'),
+                  efficientloftr=(tf.EfficientLoFTRConfig(stage_num_blocks=[1, 1, 1, 1], stage_block_stride=[[2], [1], [2], [2]],
+                                                          stage_block_out_channels=[[64], [64], [128], [256]],
+                                                          stage_block_in_channels=[[1], [64], [64], [128]], num_attention_layers=1),
+                                  'EfficientLoFTRImageProcessor'))
     for name, (cfg, proc) in models.items():
         tf.AutoModelForKeypointMatching.from_config(cfg).eval().save_pretrained(root / name)
         proc_cls = getattr(tf, proc + 'Pil', None) or getattr(tf, proc)
-        proc_cls(size={'height': 64, 'width': 80}).save_pretrained(root / name)
+        proc_cls(size={'height': 64, 'width': 96 if name == 'efficientloftr' else 80}).save_pretrained(root / name)
     return root
 
-@pytest.mark.parametrize('task, ckpt', [('relative_camera_pose', 'superglue'), ('keypoint_matching', 'lightglue')])
+@pytest.mark.parametrize('task, ckpt', [('relative_camera_pose', 'superglue'), ('keypoint_matching', 'lightglue'),
+                                        ('keypoint_matching', 'efficientloftr')])
 def test_hf_matcher_end_to_end(run_cli, matcher_checkpoints, tmp_path, task, ckpt):
-    r = run_cli('bench', task, '--hf-checkpoint', matcher_checkpoints / ckpt, '--revision', 'tiny', '--plain', '--output-dir',
-                tmp_path / 'out', env={'HF_HUB_OFFLINE': '1'}, timeout=600)
+    r = run_cli('bench', task, '--hf-checkpoint', matcher_checkpoints / ckpt, '--revision', 'tiny', '--plain', '--max-samples', '8',
+                '--output-dir', tmp_path / 'out', env={'HF_HUB_OFFLINE': '1'}, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    doc = json.loads((tmp_path / 'out' / task / ckpt / 'all_rev-tiny' / 'result.json').read_text())
-    assert doc['num_samples'] == 24 and doc['model']['adapter'] == 'transformers' and doc['model']['architecture'].endswith('ForKeypointMatching')
+    doc = json.loads((tmp_path / 'out' / task / ckpt / 'all_n8_rev-tiny' / 'result.json').read_text())
+    assert doc['num_samples'] == 8 and doc['model']['adapter'] == 'transformers' and doc['model']['architecture'].endswith('ForKeypointMatching')
     assert doc['compute_cost']['flops_g'] > 0 and doc['compute_cost']['params_m'] > 0
 
 def test_hf_matches_map_to_original_pixels(tiny_cache, matcher_checkpoints):
