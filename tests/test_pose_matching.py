@@ -333,20 +333,22 @@ def matcher_checkpoints(tmp_path_factory):
                                                           stage_block_out_channels=[[64], [64], [128], [256]],
                                                           stage_block_in_channels=[[1], [64], [64], [128]], num_attention_layers=1),
                                   'EfficientLoFTRImageProcessor'))
+    models['superpoint'] = (tf.SuperPointConfig(**sp), 'SuperPointImageProcessor')
     for name, (cfg, proc) in models.items():
-        tf.AutoModelForKeypointMatching.from_config(cfg).eval().save_pretrained(root / name)
+        auto = tf.AutoModelForKeypointDetection if name == 'superpoint' else tf.AutoModelForKeypointMatching
+        auto.from_config(cfg).eval().save_pretrained(root / name)
         proc_cls = getattr(tf, proc + 'Pil', None) or getattr(tf, proc)
         proc_cls(size={'height': 64, 'width': 96 if name == 'efficientloftr' else 80}).save_pretrained(root / name)
     return root
 
 @pytest.mark.parametrize('task, ckpt', [('relative_camera_pose', 'superglue'), ('keypoint_matching', 'lightglue'),
-                                        ('keypoint_matching', 'efficientloftr')])
+                                        ('keypoint_matching', 'efficientloftr'), ('keypoint_matching', 'superpoint')])
 def test_hf_matcher_end_to_end(run_cli, matcher_checkpoints, tmp_path, task, ckpt):
     r = run_cli('bench', task, '--hf-checkpoint', matcher_checkpoints / ckpt, '--revision', 'tiny', '--plain', '--max-samples', '8',
                 '--output-dir', tmp_path / 'out', env={'HF_HUB_OFFLINE': '1'}, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads((tmp_path / 'out' / task / ckpt / 'all_n8_rev-tiny' / 'result.json').read_text())
-    assert doc['num_samples'] == 8 and doc['model']['adapter'] == 'transformers' and doc['model']['architecture'].endswith('ForKeypointMatching')
+    assert doc['num_samples'] == 8 and doc['model']['adapter'] == 'transformers' and 'ForKeypoint' in doc['model']['architecture']
     assert doc['compute_cost']['flops_g'] > 0 and doc['compute_cost']['params_m'] > 0
 
 def test_hf_matches_map_to_original_pixels(tiny_cache, matcher_checkpoints):
@@ -366,6 +368,11 @@ def test_hf_matches_map_to_original_pixels(tiny_cache, matcher_checkpoints):
     if len(m['pts_a']):   # the 1/16-pixel post-processed matches sit on the keypoints read from the raw output
         d = np.linalg.norm(m['pts_a'][:, None] - m['keypoints_a'][None], axis=2).min(1)
         assert d.max() < 2 / 16
+    # a detector (SuperPoint) matched by mutual nearest neighbours: on identical views every match is a keypoint with itself
+    model, prep, matches = hf_pair_matcher(str(matcher_checkpoints / 'superpoint'))
+    p = prep([ModelInput(s, ds.spec.model_inputs)])
+    with torch.inference_mode(): m = matches(model(**p.data), p)[0]
+    assert len(m['pts_a']) > 0.9 * len(m['keypoints_a']) > 0 and np.allclose(m['pts_a'], m['pts_b'])
 
 # ---------- the default runs on the embedded `sample` data
 

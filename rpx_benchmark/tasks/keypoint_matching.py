@@ -98,9 +98,9 @@ def make_numpy_matcher(fn, # fn(rgb_a, rgb_b) -> matches in any form from_numpy 
     from rpx_benchmark.adapters import make_numpy_model
     return make_numpy_model(lambda x: fn(x.rgb, x.rgb_b), 'keypoint_matching', name, inputs='input', output_kind='matches')
 
-# %% ../../nbs/48_task_keypoint_matching.ipynb #acfccb77
+# %% ../../nbs/48_task_keypoint_matching.ipynb #5e0bec3a
 def hf_model(checkpoint:str, device:str='cpu', name:str|None=None, threshold:float=0.0, **_):
-    "A keypoint matcher from a transformers `AutoModelForKeypointMatching` checkpoint."
+    "A keypoint matcher from a transformers keypoint matching (or detection) checkpoint."
     from rpx_benchmark.adapters import AdaptedModel, convert_outputs, hf_invoker
     model, prep, matches = hf_pair_matcher(checkpoint, device, threshold, 'keypoint_matching')
     def output(raw, p, batch): return convert_outputs('keypoint_matching', matches(raw, p), batch, 'matches')

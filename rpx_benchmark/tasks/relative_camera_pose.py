@@ -8,7 +8,8 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/task_relative_pose.html.md""
 __all__ = ['PAIR_STRIDES', 'CROSS_PHASES', 'MAX_CROSS_ROTATION', 'MIN_OVERLAP', 'MIN_BASELINE', 'FIELDS', 'POSE_KINDS', 'SPEC',
            'clip_pairs', 'covisible_fraction', 'pair_rows', 'synthesize', 'RelativePoseGroundTruth',
            'RelativePosePrediction', 'ground_truth', 'validate', 'as_pose_matrix', 'from_numpy',
-           'make_numpy_pose_model', 'hf_pair_matcher', 'hf_model', 'epipolar_error', 'top_view', 'draw']
+           'make_numpy_pose_model', 'mutual_nearest', 'hf_pair_matcher', 'hf_model', 'epipolar_error', 'top_view',
+           'draw']
 
 # %% ../../nbs/47_task_relative_pose.ipynb #a93a003a
 import math
@@ -194,35 +195,63 @@ def make_numpy_pose_model(fn, # fn(rgb_a, rgb_b, K 3x3) -> 4x4 | 3x4 | (R, t) | 
     return make_numpy_model(lambda x: fn(x.rgb, x.rgb_b, x.intrinsics.K), 'relative_camera_pose', name, inputs='input',
                             output_kind='metric' if metric else 'up_to_scale')
 
-# %% ../../nbs/47_task_relative_pose.ipynb #6ef0a7e9
+# %% ../../nbs/47_task_relative_pose.ipynb #9f3cd59f
+def mutual_nearest(desc_a:np.ndarray, desc_b:np.ndarray) -> tuple:
+    "(indices in a, indices in b) of the descriptor pairs that are each other's nearest neighbour (by dot product)."
+    if not len(desc_a) or not len(desc_b): return np.zeros(0, int), np.zeros(0, int)
+    sim = desc_a @ desc_b.T
+    ab, ba = sim.argmax(1), sim.argmax(0)
+    ia = np.flatnonzero(ba[ab] == np.arange(len(desc_a)))
+    return ia, ab[ia]
+
+# %% ../../nbs/47_task_relative_pose.ipynb #bc8400b5
+def _to_pixels(rel, size, proc_hw):
+    "Keypoints relative to the processed image (index / size) -> pixels of the original image, pixel centres aligned."
+    (h, w), (ph, pw) = size, proc_hw
+    return (np.asarray(rel, np.float64) * [pw, ph] + 0.5) * [w / pw, h / ph] - 0.5
+
+def _detector_matches(raw, p):
+    "Matches of a keypoint detector's outputs on the interleaved views (a0, b0, a1, b1...) by mutual nearest neighbours."
+    kp, de, mk = raw.keypoints.float().cpu().numpy(), raw.descriptors.float().cpu().numpy(), raw.mask.cpu().numpy() > 0
+    out = []
+    for i, size in enumerate(p.sizes):
+        (ka, da), (kb, db) = ((_to_pixels(kp[j][mk[j]], size, p.meta['proc_hw']), de[j][mk[j]]) for j in (2 * i, 2 * i + 1))
+        ia, ib = mutual_nearest(da, db)
+        out.append(dict(pts_a=ka[ia], pts_b=kb[ib], keypoints_a=ka, keypoints_b=kb, scores=None))
+    return out
+
+# %% ../../nbs/47_task_relative_pose.ipynb #461a4e46
 def hf_pair_matcher(checkpoint:str, device:str='cpu', threshold:float=0.0, # drop matches scoring at or below this
                     task:str='relative_camera_pose') -> tuple:
-    "(model, input adapter, matches(raw, prepared) -> per pair dict(pts_a, pts_b, keypoints_a, keypoints_b, scores)) of a matching checkpoint."
+    "(model, input adapter, matches(raw, prepared) -> per pair dict(pts_a, pts_b, keypoints_a, keypoints_b, scores)) of a checkpoint."
     from rpx_benchmark.adapters import PreparedInput, load_hf
-    proc, model = load_hf(checkpoint, ('AutoModelForKeypointMatching',), task, device)
+    proc, model = load_hf(checkpoint, ('AutoModelForKeypointMatching', 'AutoModelForKeypointDetection'), task, device)
+    detector = not hasattr(proc, 'post_process_keypoint_matching')
     S = 16
     def prep(batch):
-        x = proc(images=[[np.asarray(b.rgb), np.asarray(b.rgb_b)] for b in batch], return_tensors='pt')
+        ims = [np.asarray(im) for b in batch for im in (b.rgb, b.rgb_b)]
+        x = proc(images=ims if detector else [ims[i:i + 2] for i in range(0, len(ims), 2)], return_tensors='pt')
         return PreparedInput({k: v.to(device) for k, v in x.items()}, [b.shape for b in batch],
                              meta=dict(proc_hw=tuple(x['pixel_values'].shape[-2:])))
     def matches(raw, p):
+        if detector: return _detector_matches(raw, p)
         ph, pw = p.meta['proc_hw']
         res = proc.post_process_keypoint_matching(raw, [[(h * S, w * S)] * 2 for h, w in p.sizes], threshold=threshold)
         out = []
-        for i, (r, (h, w)) in enumerate(zip(res, p.sizes)):
-            fix = lambda k, scale=S: k / scale + 0.5 * np.array([w / pw, h / ph]) - 0.5
-            m = dict(pts_a=fix(r['keypoints0'].cpu().numpy()), pts_b=fix(r['keypoints1'].cpu().numpy()),
-                     scores=r['matching_scores'].float().cpu().numpy(), keypoints_a=None, keypoints_b=None)
+        for i, (r, size) in enumerate(zip(res, p.sizes)):
+            fix = lambda k: _to_pixels(k.cpu().numpy() / S / np.array(size[::-1]), size, (ph, pw))
+            m = dict(pts_a=fix(r['keypoints0']), pts_b=fix(r['keypoints1']), scores=r['matching_scores'].float().cpu().numpy(),
+                     keypoints_a=None, keypoints_b=None)
             if getattr(raw, 'mask', None) is not None and raw.keypoints.ndim == 4:   # detector-based: all keypoints too
                 kp, mk = raw.keypoints[i].float().cpu().numpy(), raw.mask[i].cpu().numpy() > 0
-                m['keypoints_a'], m['keypoints_b'] = (fix(kp[j][mk[j]] * [w, h], 1) for j in (0, 1))
+                m['keypoints_a'], m['keypoints_b'] = (_to_pixels(kp[j][mk[j]], size, (ph, pw)) for j in (0, 1))
             out.append(m)
         return out
     return model, prep, matches
 
-# %% ../../nbs/47_task_relative_pose.ipynb #eda15963
+# %% ../../nbs/47_task_relative_pose.ipynb #0dbfe5c4
 def hf_model(checkpoint:str, device:str='cpu', name:str|None=None, threshold:float=0.0, ransac_threshold:float=1.0, **_):
-    "A relative-pose model from a transformers keypoint-matching checkpoint, posed with the protocol's RANSAC."
+    "A relative-pose model from a transformers keypoint matching (or detection) checkpoint, posed with the protocol's RANSAC."
     from rpx_benchmark.adapters import AdaptedModel, convert_outputs, hf_invoker
     model, prep, matches = hf_pair_matcher(checkpoint, device, threshold)
     def output(raw, p, batch):
