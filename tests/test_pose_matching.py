@@ -1,7 +1,6 @@
 """Relative camera pose and keypoint matching: side by side with the reference formulas, exact geometry on noise-free
 renderings, degenerate inputs, the pair manifests, transformers matchers, and the default runs."""
 import json, os, subprocess, sys, time
-from pathlib import Path
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation

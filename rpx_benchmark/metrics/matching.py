@@ -8,12 +8,11 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/matching_metrics.html.md"""
 __all__ = ['MATCH_THRESHOLDS', 'CORRECT_PX', 'DEPTH_TOL', 'MATCH_METRICS', 'depth_tolerance', 'depth_at', 'project_points',
            'correspondences', 'match_metrics', 'KeypointMatchingSuite']
 
-# %% ../../nbs/28_matching_metrics.ipynb #0a46b8c1
+# %% ../../nbs/28_matching_metrics.ipynb #76f6b177
 import math
 
 import numpy as np
 
-from ..errors import MetricError
 from .pose import estimate_relative_pose, pose_errors, reduce_pose_errors, POSE_THRESHOLDS
 from .registry import MetricCalculator, MetricSpec, register_metric
 

@@ -11,14 +11,15 @@ __all__ = ['PAIR_STRIDES', 'CROSS_PHASES', 'MAX_CROSS_ROTATION', 'MIN_OVERLAP', 
            'make_numpy_pose_model', 'mutual_nearest', 'hf_pair_matcher', 'hf_model', 'epipolar_error', 'top_view',
            'draw']
 
-# %% ../../nbs/47_task_relative_pose.ipynb #a93a003a
+# %% ../../nbs/47_task_relative_pose.ipynb #1119d9b7
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import AdapterError, ConfigError
-from ..metrics.pose import estimate_relative_pose, relative_pose, relative_pose_error, rigid_problem, usable
+from ..errors import AdapterError
+from ..metrics.pose import (estimate_relative_pose, relative_pose, relative_pose_error, rigid_problem,
+                                        rotation_error_deg, usable)
 from .registry import Field, TaskSpec, register_task
 
 # %% ../../nbs/47_task_relative_pose.ipynb #cca1c0c2
@@ -53,8 +54,8 @@ def covisible_fraction(depth_a:np.ndarray, # H x W depth of view a (m, 0 = none)
         ub, vb = Q[:, 0] / Q[:, 2] * K[0, 0] + K[0, 2], Q[:, 1] / Q[:, 2] * K[1, 1] + K[1, 2]
     return float(np.mean((Q[:, 2] > 0) & (ub > -0.5) & (ub < w - 0.5) & (vb > -0.5) & (vb < h - 0.5)))
 
-# %% ../../nbs/47_task_relative_pose.ipynb #8a11a065
-def _rotation_deg(T) -> float: return math.degrees(math.acos(np.clip((np.trace(T[:3, :3]) - 1) / 2, -1, 1)))
+# %% ../../nbs/47_task_relative_pose.ipynb #14be57d9
+def _rotation_deg(T) -> float: return rotation_error_deg(np.eye(3), T[:3, :3])
 
 def _moved(ctx, ra, rb) -> list:
     "Instance ids not static between two frames of a scene (from its facts), with the arm if either frame has it."
