@@ -25,7 +25,7 @@ from .tasks.registry import TaskSpec, get_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/40_pipeline.ipynb #4e3351d3
+# %% ../nbs/40_pipeline.ipynb #7efbc075
 @dataclass
 class BenchConfig:
     "Everything one benchmark run needs to know."
@@ -52,6 +52,7 @@ class BenchConfig:
     n_boot: int = 2000
     nonfinite: str = 'flag'
     progress: Any = None # callable(done_batches, total_batches), e.g. a widget's; default: a bar on stderr
+    stop: Any = None # a threading.Event checked between batches (a widget's Stop button); set, the run ends with `RunStopped`
     options: dict = field(default_factory=dict) # the task's own options (its flags), defaults filled in
 
 # %% ../nbs/40_pipeline.ipynb #d0f4903e
@@ -246,7 +247,7 @@ def open_split(cfg:BenchConfig, spec:TaskSpec, shard:tuple|None=None):
     ds.info.update(repo_id=cfg.repo or ds.info.get('repo_id') or src.get('repo_id'), revision=src.get('revision'))
     return ds
 
-# %% ../nbs/40_pipeline.ipynb #c1278e6a
+# %% ../nbs/40_pipeline.ipynb #3ad5d28a
 def run_task(cfg:BenchConfig, # the run's configuration
              spec:TaskSpec|None=None, # the task (default: the one `cfg.task` names)
             ) -> tuple:
@@ -283,7 +284,7 @@ def _runner(cfg, spec, model, ds, suite, journal, show):
     from rpx_benchmark.runner import BenchmarkRunner
     bar = cfg.progress if callable(cfg.progress) else _Progress(show and not cfg.plain and not cfg.quiet, f"{model.name} on {spec.task}/{cfg.split}")
     return BenchmarkRunner(model, ds, suite, warmup_batches=cfg.warmup_batches, workers=cfg.workers, nonfinite=cfg.nonfinite,
-                           journal=journal, resume=cfg.resume, progress=bar, timeout=cfg.timeout)
+                           journal=journal, resume=cfg.resume, progress=bar, timeout=cfg.timeout, stop=cfg.stop)
 
 def _close(bar):
     if hasattr(bar, 'close'): bar.close()

@@ -178,7 +178,7 @@ def write_reports(result, report, out_dir:str|Path, plots:bool=True) -> dict:
     if (out / 'per_sample.jsonl').exists(): paths['per_sample'] = out / 'per_sample.jsonl'
     return paths
 
-# %% ../nbs/24_reports.ipynb #ea7d7927
+# %% ../nbs/24_reports.ipynb #24731c1f
 def load_result(path:str|Path) -> dict:
     "The result.json of a folder (or the file itself)."
     p = Path(path); p = p / 'result.json' if p.is_dir() else p
@@ -201,15 +201,27 @@ def _check_doc(doc:dict, p) -> dict:
     if not ok: raise DatasetError(f"{p} is not a complete result.json", hint="it was edited or truncated; run the benchmark again to rewrite it")
     return doc
 
-def find_results(paths:list) -> list:
-    "The result.json files of `paths`: each a result file, a run folder, or a folder searched recursively."
+def _expand(p) -> list:
+    "A path, or the sorted matches of a glob pattern (`**` included)."
+    import glob
+    s = str(p)
+    if Path(s).exists() or not glob.has_magic(s): return [Path(s)]
+    hits = sorted(glob.glob(s, recursive=True))
+    if not hits: raise DatasetError(f"nothing matches {s}", hint="check the pattern, e.g. rpx_results/*/*/all")
+    return [Path(h) for h in hits]
+
+def find_results(paths, # a result folder, result.json, glob pattern or a folder of runs, or a list of these
+                ) -> list:
+    "The result.json files of `paths`, each once, in order: a file, a run folder, a glob, or a folder searched recursively."
     out = []
-    for p in map(Path, paths):
+    for p in (q for x in ([paths] if isinstance(paths, (str, Path)) else paths) for q in _expand(x)):
         if p.is_file() or (p / 'result.json').is_file(): out.append(p if p.is_file() else p / 'result.json')
         elif p.is_dir(): out += sorted(p.rglob('result.json'))
         else: raise DatasetError(f"{p} does not exist", hint="pass result folders written by `rpx_bench bench` (or the folder holding them)")
-    if not out: raise DatasetError(f"no result.json under {', '.join(map(str, paths))}", hint="pass folders written by `rpx_bench bench`")
-    return out
+    if not out: raise DatasetError(f"no result.json under {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}",
+                                   hint="pass folders written by `rpx_bench bench`")
+    seen = set()
+    return [q for q in out if not (q.resolve() in seen or seen.add(q.resolve()))]
 
 # %% ../nbs/24_reports.ipynb #797b8fc8
 def leaderboard_rows(docs:list) -> list:

@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 __all__ = ['log', 'MIN_N', 'PHASE_ORDER', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult',
            'Journal', 'BenchmarkRunner', 'RunState']
 
-# %% ../nbs/23_runner.ipynb #6d5c055f
+# %% ../nbs/23_runner.ipynb #a19a4980
 import contextlib, copy, json, math, os, platform, re, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from fastcore.basics import patch
 
 from .api import BenchmarkModel, ModelInput
 from .deployment import build_report
-from .errors import ConfigError, ModelError, RPXError
+from .errors import ConfigError, ModelError, RPXError, RunStopped
 from .fsutil import to_jsonable
 from .log import get_logger
 from .metrics.registry import MetricCalculator
@@ -182,7 +182,7 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/23_runner.ipynb #1e3981b6
+# %% ../nbs/23_runner.ipynb #88924cdc
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -198,6 +198,7 @@ class BenchmarkRunner:
                  progress=None, # callable(done, total) after each batch
                  temporal_hook=None, sgc_hook=None, # override the task's robustness hooks
                  timeout:float|None=None, # seconds one batch may take; a hung model ends the run with a resumable journal
+                 stop=None, # a threading.Event (or callable) checked between batches: set, the run stops with `RunStopped`
                 ):
         if nonfinite not in ('flag', 'error'): raise ConfigError(f"nonfinite policy {nonfinite!r}", hint="use 'flag' or 'error'")
         if warmup_batches < 0: raise ConfigError("warmup_batches must be >= 0", hint="pass 0 or more")
@@ -213,7 +214,7 @@ class BenchmarkRunner:
         self.temporal_hook = temporal_hook or self.spec.temporal_stability
         self.sgc_hook = sgc_hook or self.spec.geometric_coherence
         if timeout is not None and not timeout > 0: raise ConfigError(f"timeout must be positive, got {timeout}", hint="pass --timeout SECONDS")
-        self.timeout = timeout
+        self.timeout, self.stop = timeout, stop
 
 # %% ../nbs/23_runner.ipynb #6dae41c1
 @patch
@@ -394,7 +395,11 @@ class _Behind:
         for f in self.queue: f.cancel()
         self.pool.shutdown(wait=True)
 
-# %% ../nbs/23_runner.ipynb #e4f57a4f
+# %% ../nbs/23_runner.ipynb #01539e81
+def _stopped(st, todo):
+    raise RunStopped(f"stopped after {st.batches} of {todo.num_batches} batches", hint="the journal keeps every finished clip: "
+                     "run again with resume=True (--resume) to continue where it stopped", details=dict(batches=st.batches))
+
 @patch
 def run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
@@ -412,6 +417,7 @@ def run(self:BenchmarkRunner) -> BenchmarkResult:
             st.peak_rss = max(st.peak_rss, rss_mb() or 0.0)
             st.batches += 1
             if self.progress: self.progress(st.batches, todo.num_batches)
+            if self.stop is not None and (self.stop() if callable(self.stop) else self.stop.is_set()): scorer.drain(); _stopped(st, todo)
         scorer.drain()
         self.finish(st.pending, st)
         if st.journal: st.journal.commit()

@@ -294,7 +294,7 @@ def test_widgets_draw_matches_and_cameras(tiny_cache):
     ex = DatasetExplorer('relative_camera_pose', revision='tiny', model='pose_klt')
     assert ex.panel_titles[0].startswith('view a (clutter 0)') and len(ex.panel_titles) in (3, 4)
     assert ex.panel_titles[-1].startswith(('rot ', 'no estimate'))
-    ex.task.value = 'keypoint_matching'                       # pose_klt does not answer it: the truth is drawn
+    ex.task.value = 'keypoint_matching'; ex.wait()            # pose_klt does not answer it: the truth is drawn
     assert 'true correspondences' in ex.panel_titles[0] and ex.prediction is None
     from rpx_benchmark.tasks.keypoint_matching import draw
     ds = open_tiny('keypoint_matching')

@@ -129,10 +129,10 @@ def draw(sample, pred=None) -> list:
                    Panel('|error| (m)', np.where(d > 0, np.abs(pred.depth - d), np.nan), 'magma')]
     return panels
 
-# %% ../../nbs/41_task_depth.ipynb #98e3a13a
+# %% ../../nbs/41_task_depth.ipynb #92d37051
 SPEC = register_task(TaskSpec(
     task='monocular_depth', primary_metric='absrel', higher_is_better=False, display_name='Monocular depth',
-    description='metric or relative depth from one RGB image', aliases=('depth',), default_model='depth_unet',
+    description='metric or relative depth from one RGB image', aliases=('depth',), default_model='depth_unet', list_order=10,
     fields={'rgb': Field('rgb', model_input=True), 'depth': Field('depth'), 'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=DepthPrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model,
     metric_suite='depth', suite_options=suite_options, add_arguments=add_arguments, temporal_stability=temporal_stability,

@@ -37,7 +37,7 @@ class Field:
         "Whether the manifest holds a path to a file (every kind but `value`)."
         return self.kind != 'value'
 
-# %% ../../nbs/06_tasks_registry.ipynb #bd6de12d
+# %% ../../nbs/06_tasks_registry.ipynb #c6d0dc8a
 _NAME = re.compile(r'[a-z][a-z0-9_]*')
 
 def _norm(name) -> str: return str(getattr(name, 'value', name)).strip().lower().replace('-', '_')
@@ -68,6 +68,7 @@ class TaskSpec:
     synthesize: Callable|None = None # synthesize(ctx): write the task's splits of the synthetic dataset
     run: Callable|None = None # run(cfg: BenchConfig) -> (result, report, paths); default: pipeline.run_task
     output_kinds: tuple = () # what models of this task may declare as output_kind (e.g. metric/relative)
+    list_order: float = 100 # where lists (widgets, `rpx_bench tasks`) place the task: lower first, then by registration
 
     def __post_init__(self):
         object.__setattr__(self, 'task', _norm(self.task))
@@ -123,7 +124,7 @@ def make_suite(self:TaskSpec, options:dict|None=None, # the run's task options
                           hint="fix higher_is_better in the TaskSpec or the suite's MetricSpec")
     return suite
 
-# %% ../../nbs/06_tasks_registry.ipynb #5b27f892
+# %% ../../nbs/06_tasks_registry.ipynb #aef36a17
 TASKS = Registry('tasks', 'task')
 
 def register_task(spec:TaskSpec, # the task's spec
@@ -139,8 +140,8 @@ def unregister_task(name:str) -> None:
     TASKS.unregister(_norm(name))
 
 def available_tasks() -> list:
-    "The registered `TaskSpec`s in registration order."
-    return [s for _, s in TASKS.items()]
+    "The registered `TaskSpec`s, by `list_order` then registration order."
+    return sorted((s for _, s in TASKS.items()), key=lambda s: s.list_order)
 
 def get_task(name) -> TaskSpec:
     "The spec registered under `name` or one of its aliases; `ConfigError` with the closest name otherwise."

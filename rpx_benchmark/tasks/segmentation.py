@@ -127,11 +127,11 @@ def draw(sample, pred=None) -> list:
         panels.append(Panel(f"prediction (PQ {m['pq']:.2f})", overlay(sample.rgb, pred.mask)))
     return panels
 
-# %% ../../nbs/42_task_segmentation.ipynb #184979a9
+# %% ../../nbs/42_task_segmentation.ipynb #fc4344fc
 SPEC = register_task(TaskSpec(
     task='object_segmentation', primary_metric='pq', higher_is_better=True, display_name='Instance segmentation',
     description='object instances from RGB-D; dataset-level panoptic quality', aliases=('segmentation', 'instance_segmentation'),
-    default_model='seg_unet',
+    default_model='seg_unet', list_order=20,
     fields={'rgb': Field('rgb', model_input=True), 'mask': Field('mask'), 'depth': Field('depth', required=False, model_input=True),
             'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=SegmentationPrediction, validate=validate, from_numpy=from_numpy,
