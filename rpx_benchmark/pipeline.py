@@ -89,13 +89,13 @@ def task_options(spec:TaskSpec) -> dict:
 
 _COMMON = {f.name for f in fields(BenchConfig)} - {'task', 'options'}
 
-# %% ../nbs/40_pipeline.ipynb #777d5baa
+# %% ../nbs/40_pipeline.ipynb #e9dd6de6
 @patch(cls_method=True)
 def from_namespace(cls:BenchConfig, ns:argparse.Namespace, # parsed CLI flags
                    spec:TaskSpec, # the task the flags are for
                   ) -> BenchConfig:
     "A config from parsed CLI flags (`--model` becomes `model_name`; the task's flags become `options`)."
-    d = {k: getattr(ns, k) for k in _COMMON if hasattr(ns, k) and k not in ('model', 'progress')}
+    d = {k: getattr(ns, k) for k in _COMMON if hasattr(ns, k) and k not in ('model', 'progress', 'quiet')}   # -q is the logging level
     d['model_name'] = getattr(ns, 'model', None)
     return cls(task=spec.task, options={k: getattr(ns, k, v) for k, v in task_options(spec).items()}, **d)
 
@@ -130,7 +130,7 @@ def check(self:BenchConfig) -> BenchConfig:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout!r}", hint="pass --timeout 60, say")
     return self
 
-# %% ../nbs/40_pipeline.ipynb #835795de
+# %% ../nbs/40_pipeline.ipynb #a0687980
 def _by_name(name, spec, device):
     from rpx_benchmark.models.registry import get_model_entry, resolve
     e = get_model_entry(name)
@@ -152,7 +152,8 @@ def _from_object(m, spec, device):
         from rpx_benchmark.adapters import make_numpy_model
         from rpx_benchmark.api import fingerprint_of
         name = getattr(m, '__name__', '<lambda>')   # an anonymous function is named by its fingerprint, so two never share a folder
-        return make_numpy_model(m, spec, name=f'numpy_model_{fingerprint_of(m)[:6]}' if name == '<lambda>' else name)
+        name = f'numpy_model_{fingerprint_of(m)[:6]}' if name == '<lambda>' else name
+        return spec.wrap_function(m, name=name) if spec.wrap_function else make_numpy_model(m, spec, name=name)
     raise ConfigError(f"cannot benchmark a {type(m).__name__}", hint="pass a model name, a BenchmarkModel, an nn.Module or a numpy function")
 
 # %% ../nbs/40_pipeline.ipynb #112affd6

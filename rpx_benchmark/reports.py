@@ -51,7 +51,7 @@ def result_dict(result, # BenchmarkResult
                         sgc=rep['robustness']['sgc']),
         compute_cost=result.compute_cost, timing=result.timing, flags=result.flags, environment=result.environment))
 
-# %% ../nbs/24_reports.ipynb #574b80c6
+# %% ../nbs/24_reports.ipynb #46d3c286
 PHASE_COLORS = {'clutter': '#d95f02', 'interaction': '#7570b3', 'clean': '#1b9e77'}
 
 def _fig(w=6, h=3.6):
@@ -74,7 +74,11 @@ def plot_phase_scores(doc:dict):
     return fig
 
 def per_sample_metric(doc:dict) -> str:
-    "The metric per-sample views show: the primary metric, or, when that is a corpus metric, the suite's first per-sample one."
+    "The metric per-sample views show: the task's `sample_metric`, else the primary metric, else (a corpus metric) the first per-sample one."
+    from rpx_benchmark.tasks.registry import get_task
+    try: sm = get_task(doc['task']).sample_metric
+    except Exception: sm = None   # a task not installed here
+    if sm in doc['metrics']: return sm
     pm = doc['protocol']['primary_metric']
     if doc['metrics'].get(pm, {}).get('aggregation', 'mean') == 'mean': return pm
     return next((k for k, m in doc['metrics'].items() if m.get('aggregation', 'mean') == 'mean'), pm)

@@ -397,3 +397,14 @@ def test_default_run_under_a_minute_and_stronger_beats_baseline(sample_env, tmp_
     assert doc[strong]['num_samples'] == 558 and all(doc[strong]['phase_scores_ci95'][p] for p in ('clutter', 'interaction', 'clean'))
     (a, ca), (b, cb) = ((doc[m]['metrics'][metric]['value'], doc[m]['metrics'][metric]['ci95']) for m in (strong, baseline))
     assert a > b and ca[0] > cb[1], (ca, cb)
+
+def test_bench_takes_plain_pair_functions(tmp_path, tiny_cache):
+    "A plain function is wrapped by the task's wrap_function: fn(rgb_a, rgb_b, K) for poses, fn(rgb_a, rgb_b) for matches."
+    import rpx_benchmark as rpx
+    def no_motion(rgb_a, rgb_b, K): return np.eye(3), [0.0, 0.0, 1.0]   # still, looking ahead
+    res, rep, _ = rpx.bench('relative_camera_pose', model=no_motion, revision='tiny', output_dir=tmp_path, max_samples=8)
+    assert res.model['name'] == 'no_motion' and res.num_samples == 8 and 0 <= rep.metrics['pose_auc_10']['value'] <= 100
+    def diagonal(rgb_a, rgb_b):
+        pts = np.stack([np.arange(5, 60, 5.0)] * 2, 1); return pts, pts
+    res, rep, _ = rpx.bench('keypoint_matching', model=diagonal, revision='tiny', output_dir=tmp_path, max_samples=8)
+    assert res.model['name'] == 'diagonal' and res.num_samples == 8

@@ -142,10 +142,10 @@ def draw(sample, pred=None) -> list:
     title = f'{good.sum()} of {len(pa)} matches correct, {good.sum() / max(ok.sum(), 1):.0%} of the checkable'
     return [Panel(title, both, lines=_lines(pa, pb, w, col), span=2), depth]
 
-# %% ../../nbs/48_task_keypoint_matching.ipynb #b66ba018
+# %% ../../nbs/48_task_keypoint_matching.ipynb #77351326
 SPEC = register_task(TaskSpec(
     task='keypoint_matching', primary_metric='precision_3px', higher_is_better=True, display_name='Keypoint matching',
     description='matches between two views, checked against depth + poses; precision, matching score, pose AUC',
     aliases=('matching',), default_model='match_klt', list_order=61, fields=FIELDS, ground_truth=ground_truth, prediction_type=MatchPrediction,
-    validate=validate, from_numpy=from_numpy, hf_model=hf_model, metric_suite='matching', suite_options=suite_options,
+    validate=validate, from_numpy=from_numpy, hf_model=hf_model, wrap_function=make_numpy_matcher, metric_suite='matching', suite_options=suite_options,
     add_arguments=add_arguments, draw=draw, synthesize=synthesize, output_kinds=('matches',)))

@@ -320,10 +320,10 @@ def draw(sample, pred=None) -> list:
     panels.append(Panel(title, np.full((*sample.shape, 3), 255, np.uint8), lines=lines))
     return panels
 
-# %% ../../nbs/47_task_relative_pose.ipynb #e0c6f95e
+# %% ../../nbs/47_task_relative_pose.ipynb #74249ebc
 SPEC = register_task(TaskSpec(
     task='relative_camera_pose', primary_metric='pose_auc_10', higher_is_better=True, display_name='Relative camera pose',
     description='camera motion between two views (rotation, translation direction); pose AUC as SuperGlue / LoFTR',
     aliases=('relative_pose',), default_model='pose_klt', list_order=60, fields=FIELDS,
-    ground_truth=ground_truth, prediction_type=RelativePosePrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model,
+    ground_truth=ground_truth, prediction_type=RelativePosePrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model, wrap_function=make_numpy_pose_model, sample_metric='pose_err_deg',
     metric_suite='pose', draw=draw, synthesize=synthesize, output_kinds=POSE_KINDS))
