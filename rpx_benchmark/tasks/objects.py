@@ -6,7 +6,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/object_annotations.html.md""
 
 # %% auto #0
 __all__ = ['KINDS', 'COLOURS', 'ARM', 'CLASSES', 'RELATIONS', 'EXPRESSION_TYPES', 'TS_SCORE', 'colour_name', 'parse_class',
-           'min_pixels', 'mask_boxes', 'volume', 'frame_objects', 'describe', 'matches', 'relation',
+           'min_pixels', 'mask_boxes', 'volume', 'frame_objects', 'describe', 'matches', 'relation_value', 'relation',
            'referring_expressions', 'annotation_path', 'frame_document', 'write_annotations', 'manifest_row',
            'synthesize_objects', 'ObjectsGroundTruth', 'objects_ground_truth', 'BoxPrediction', 'GroundingPrediction',
            'boxes_from_numpy', 'to_box_prediction', 'check_boxes', 'outside', 'validate_boxes', 'carry_boxes',
@@ -79,7 +79,7 @@ def frame_objects(mask:np.ndarray, # the frame's instance mask
         out.append(dict(id=i, label=f"{c} {o['kind']}", kind=o['kind'], colour=c, box=box, pixels=n, volume=volume(o)))
     return out
 
-# %% ../../nbs/43_object_annotations.ipynb #979c5c4d
+# %% ../../nbs/43_object_annotations.ipynb #b6fd1718
 RELATIONS = ('left of', 'right of', 'in front of', 'behind')
 EXPRESSION_TYPES = ('attribute', 'spatial')
 
@@ -96,9 +96,13 @@ def matches(d:tuple, o:dict, objs:list) -> bool:
     v = sorted((x['volume'] for x in objs if x['kind'] == kind and x['colour'] == colour), reverse=size == 'large')
     return len(v) >= 2 and o['volume'] == v[0] and (v[0] >= 1.5 * v[1] if size == 'large' else v[1] >= 1.5 * v[0])
 
+def relation_value(rel:str, a, b) -> float:
+    "How far (pixels) box `a` is `rel` box `b`: positive when it is, negative when it is not."
+    return {'left of': b[0] - (a[0] + a[2]) / 2, 'right of': (a[0] + a[2]) / 2 - b[2], 'in front of': a[3] - b[3], 'behind': b[3] - a[3]}[rel]
+
 def relation(rel:str, a:list, b:list, margin:float):
     "1 if box `a` is clearly `rel` box `b`, 0 if clearly not, None if too close to tell."
-    v = {'left of': b[0] - (a[0] + a[2]) / 2, 'right of': (a[0] + a[2]) / 2 - b[2], 'in front of': a[3] - b[3], 'behind': b[3] - a[3]}[rel]
+    v = relation_value(rel, a, b)
     return 1 if v > margin else 0 if v < -margin else None
 
 # %% ../../nbs/43_object_annotations.ipynb #1103bc41
@@ -145,7 +149,7 @@ def referring_expressions(objs:list, # frame_objects() of the frame
             used.add(o['id']); out.append(dict(text=text, type=kind, id=o['id'], label=o['label'], box=o['box']))
     return out
 
-# %% ../../nbs/43_object_annotations.ipynb #aa9a0242
+# %% ../../nbs/43_object_annotations.ipynb #b52e4434
 def annotation_path(row:dict) -> str:
     "Where a frame's objects JSON lives: beside its images, `scenes/<scene>/<phase>/objects/<frame>.json`."
     rgb = Path(row['rgb'])
@@ -157,7 +161,7 @@ def frame_document(mask:np.ndarray, facts:dict, row_id:str, arm_id:int, height:i
     objs = frame_objects(mask, facts['objects'], arm_id, mp)
     rng = np.random.default_rng(zlib.crc32(row_id.encode()))
     return dict(image_size=[height, width], arm_visible=any(o['kind'] == ARM for o in objs), min_pixels=mp,
-                objects=[{k: v for k, v in o.items() if k != 'volume'} for o in objs],
+                objects=objs,
                 expressions=referring_expressions(objs, rng, width, mp))
 
 # %% ../../nbs/43_object_annotations.ipynb #d2d251af
@@ -469,7 +473,7 @@ def _phrase_query(phrase, queries):
     hits = [k for k, q in enumerate(queries) if words and all(w in q.lower().split() for w in words)]
     return hits[0] if hits else -1
 
-# %% ../../nbs/43_object_annotations.ipynb #52146611
+# %% ../../nbs/43_object_annotations.ipynb #0be12e77
 def hf_zero_shot(checkpoint:str, device:str, task:str, # checkpoint folder or Hub id, device, the task's name
                  queries, # queries(model_input) -> list of text queries for that image
                  name:str|None=None, threshold:float=0.0, # keep boxes scoring above this
@@ -479,9 +483,11 @@ def hf_zero_shot(checkpoint:str, device:str, task:str, # checkpoint folder or Hu
     from rpx_benchmark.adapters import AdaptedModel, PreparedInput, convert_outputs, hf_invoker
     proc, model = _load_zero_shot(checkpoint, task, device)
     grounding = 'grounding' in str(getattr(model.config, 'model_type', ''))
+    tc = getattr(model.config, 'text_config', None)   # OWL pads every image's queries to the text encoder's length
+    pad = dict(padding='longest') if grounding else dict(padding='max_length', truncation=True, max_length=getattr(tc, 'max_position_embeddings', 16))
     def prep(batch):
         texts = [[str(q) for q in queries(b)] or [''] for b in batch]
-        enc = proc(text=texts, images=[np.asarray(b.rgb) for b in batch], return_tensors='pt', padding=True)
+        enc = proc(text=texts, images=[np.asarray(b.rgb) for b in batch], return_tensors='pt', **pad)
         return PreparedInput({k: v.to(device) for k, v in enc.items()}, [b.shape for b in batch], dict(texts=texts))
     def output(raw, p, batch):
         texts = p.meta['texts']
@@ -489,9 +495,12 @@ def hf_zero_shot(checkpoint:str, device:str, task:str, # checkpoint folder or Hu
             res = proc.post_process_grounded_object_detection(raw, p.data['input_ids'], threshold=threshold, text_threshold=text_threshold, target_sizes=p.sizes)
             q = [np.array([_phrase_query(t, tx) for t in r['text_labels']], np.int64) for r, tx in zip(res, texts)]
         else:
-            res = proc.post_process_grounded_object_detection(raw, threshold=threshold, target_sizes=p.sizes, text_labels=texts)
-            q = [r['labels'].cpu().numpy().astype(np.int64) for r in res]
-        outs = [dict(boxes=r['boxes'].float().cpu().numpy().reshape(-1, 4), scores=r['scores'].float().cpu().numpy(), query=qq) for r, qq in zip(res, q)]
+            res = proc.post_process_grounded_object_detection(raw, threshold=threshold, target_sizes=p.sizes)
+            q = [r['labels'].cpu().numpy().astype(np.int64) for r in res]   # queries beyond an image's own are padding
+        outs = []
+        for r, qq, tx in zip(res, q, texts):
+            k = (qq >= 0) & (qq < len(tx))
+            outs.append(dict(boxes=r['boxes'].float().cpu().numpy().reshape(-1, 4)[k], scores=r['scores'].float().cpu().numpy()[k], query=qq[k]))
         return convert_outputs(task, outs, batch, 'boxes')
     return AdaptedModel(task, name or str(checkpoint).rstrip('/').split('/')[-1], hf_invoker(model), prep, output, module=model, device=device,
                         info=dict(adapter='transformers', checkpoint=str(checkpoint), architecture=type(model).__name__, output_kind='boxes'))
