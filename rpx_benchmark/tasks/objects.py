@@ -164,13 +164,15 @@ def frame_document(mask:np.ndarray, facts:dict, row_id:str, arm_id:int, height:i
                 objects=objs,
                 expressions=referring_expressions(objs, rng, width, mp))
 
-# %% ../../nbs/43_object_annotations.ipynb #d2d251af
+# %% ../../nbs/43_object_annotations.ipynb #8c800035
 def _write_if_changed(ctx, rel, doc):
     from rpx_benchmark.fsutil import to_jsonable
     p = ctx.root / rel
     text = json.dumps(to_jsonable(doc), indent=None, allow_nan=False) + '\n'
     if p.is_file() and p.read_text() == text: return rel
     return ctx.write_json(rel, doc)
+
+_DOCS = {} # (dataset folder, frame id, mask stamp) -> document: the four tasks of one generation share the work
 
 def write_annotations(ctx) -> dict:
     "Write the objects JSON of every frame of every split of a `SynthContext`; return `{row id: (relative path, document)}`."
@@ -180,8 +182,9 @@ def write_annotations(ctx) -> dict:
     for rows in ctx.splits.values():
         for r in rows:
             if r['id'] in out: continue
-            doc = frame_document(np.asarray(Image.open(ctx.root / r['mask'])), ctx.scene(r['scene']), r['id'], arm, H, W)
-            out[r['id']] = (_write_if_changed(ctx, annotation_path(r), doc), doc)
+            st = (ctx.root / r['mask']).stat(); key = (str(ctx.root.resolve()), r['id'], st.st_mtime_ns, st.st_size)
+            if key not in _DOCS: _DOCS[key] = frame_document(np.asarray(Image.open(ctx.root / r['mask'])), ctx.scene(r['scene']), r['id'], arm, H, W)
+            out[r['id']] = (_write_if_changed(ctx, annotation_path(r), _DOCS[key]), _DOCS[key])
     return out
 
 def manifest_row(r:dict, rel:str, **extra) -> dict:
