@@ -158,13 +158,34 @@ def tiny_owlvit(path):
                     tokenizer=CLIPTokenizer(str(path / 'vocab.json'), str(path / 'merges.txt'))).save_pretrained(path)
     return path
 
+def tiny_grounding_dino(path):
+    "A randomly initialised Grounding DINO (tiny Swin and BERT) with a word-level BERT vocabulary of the task's words."
+    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection, GroundingDinoImageProcessor,
+                              GroundingDinoProcessor, SwinConfig)
+    path.mkdir(parents=True, exist_ok=True)
+    words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'of', 'left', 'right', 'in', 'front', 'behind', 'object', 'large', 'small',
+             'arm', *KINDS, *COLOURS]
+    (path / 'vocab.txt').write_text('\n'.join(words) + '\n')
+    bb = SwinConfig(embed_dim=8, depths=[1] * 4, num_heads=[1] * 4, window_size=2, image_size=64, out_features=['stage2', 'stage3', 'stage4'])
+    tc = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
+    cfg = GroundingDinoConfig(backbone_config=bb, text_config=tc, use_timm_backbone=False, use_pretrained_backbone=False, d_model=32, encoder_layers=1,
+                              decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=12,
+                              num_feature_levels=3, encoder_n_points=2, decoder_n_points=2, max_text_len=128)
+    import torch; torch.manual_seed(0)
+    GroundingDinoForObjectDetection(cfg).eval().save_pretrained(path)
+    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={'height': 64, 'width': 64}, do_pad=False),
+                           tokenizer=BertTokenizer(str(path / 'vocab.txt'))).save_pretrained(path)
+    return path
+
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory):
     pytest.importorskip('transformers')
     root = tmp_path_factory.mktemp('hf')
-    return dict(detr=tiny_detr(root / 'detr', CLASSES), coco_detr=tiny_detr(root / 'coco_detr', ['person', 'cup', 'dog']), owl=tiny_owlvit(root / 'owl'))
+    return dict(detr=tiny_detr(root / 'detr', CLASSES), coco_detr=tiny_detr(root / 'coco_detr', ['person', 'cup', 'dog']), owl=tiny_owlvit(root / 'owl'),
+                gdino=tiny_grounding_dino(root / 'gdino'))
 
-@pytest.mark.parametrize('task,ckpt', [('object_detection', 'detr'), ('object_tracking', 'detr'), ('open_vocab_detection', 'owl'), ('visual_grounding', 'owl')])
+@pytest.mark.parametrize('task,ckpt', [('object_detection', 'detr'), ('object_tracking', 'detr'), ('open_vocab_detection', 'owl'), ('visual_grounding', 'owl'),
+                                       ('open_vocab_detection', 'gdino'), ('visual_grounding', 'gdino')])
 def test_transformers_checkpoints_run_through_the_cli(tiny, checkpoints, run_cli, tmp_path, task, ckpt):
     r = run_cli('bench', task, '--hf-checkpoint', checkpoints[ckpt], '--revision', 'tiny', '--plain', '--output-dir', tmp_path / 'out',
                 env={'RPX_CACHE_DIR': os.environ['RPX_CACHE_DIR']})

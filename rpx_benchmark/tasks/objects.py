@@ -459,7 +459,7 @@ def hf_detector(checkpoint:str, device:str, task:str, # checkpoint folder or Hub
     return AdaptedModel(task, name or str(checkpoint).rstrip('/').split('/')[-1], hf_invoker(model), hf_image_inputs(proc, device), output,
                         module=model, device=device, info=info)
 
-# %% ../../nbs/43_object_annotations.ipynb #f22666c7
+# %% ../../nbs/43_object_annotations.ipynb #313a5ec0
 def _load_zero_shot(checkpoint, task, device):
     from rpx_benchmark.adapters import transformers_module
     from rpx_benchmark.errors import ModelError
@@ -472,11 +472,11 @@ def _load_zero_shot(checkpoint, task, device):
 
 def _phrase_query(phrase, queries):
     "Index of the query a Grounding DINO phrase comes from (-1 if none)."
-    words = phrase.strip().lower().split()
+    words = [w for w in phrase.lower().replace('.', ' ').split() if not (w.startswith('[') and w.endswith(']'))]
     hits = [k for k, q in enumerate(queries) if words and all(w in q.lower().split() for w in words)]
     return hits[0] if hits else -1
 
-# %% ../../nbs/43_object_annotations.ipynb #0be12e77
+# %% ../../nbs/43_object_annotations.ipynb #64d23d11
 def hf_zero_shot(checkpoint:str, device:str, task:str, # checkpoint folder or Hub id, device, the task's name
                  queries, # queries(model_input) -> list of text queries for that image
                  name:str|None=None, threshold:float=0.0, # keep boxes scoring above this
@@ -487,7 +487,8 @@ def hf_zero_shot(checkpoint:str, device:str, task:str, # checkpoint folder or Hu
     proc, model = _load_zero_shot(checkpoint, task, device)
     grounding = 'grounding' in str(getattr(model.config, 'model_type', ''))
     tc = getattr(model.config, 'text_config', None)   # OWL pads every image's queries to the text encoder's length
-    pad = dict(padding='longest') if grounding else dict(padding='max_length', truncation=True, max_length=getattr(tc, 'max_position_embeddings', 16))
+    pad = (dict(padding='longest', truncation=True, max_length=getattr(model.config, 'max_text_len', 256)) if grounding else   # one prompt: queries past its length are cut
+           dict(padding='max_length', truncation=True, max_length=getattr(tc, 'max_position_embeddings', 16)))
     def prep(batch):
         texts = [[str(q) for q in queries(b)] or [''] for b in batch]
         enc = proc(text=texts, images=[np.asarray(b.rgb) for b in batch], return_tensors='pt', **pad)
