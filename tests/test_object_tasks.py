@@ -222,3 +222,16 @@ def test_compare_ranks_models_of_each_task(tiny, tmp_path):
     for m in ('det_classical', 'det_centernet'): rpx.bench('detection', model=m, revision='tiny', output_dir=tmp_path)
     md, _ = rpx.compare([tmp_path])
     assert 'det_classical' in md and 'det_centernet' in md
+
+# ---------- the shipped weights against the baselines, on the default data
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task,baseline,learned', [('object_tracking', 'track_classical_sort', 'track_centernet_sort'),
+                                                   ('visual_grounding', 'ground_classical', 'ground_centernet')])
+def test_learned_beats_baseline_on_sample(tiny, tmp_path, task, baseline, learned):
+    "On the default `sample` data the learned model's interval lies above the baseline's, and phase scores differ."
+    reps = {m: rpx.bench(task, model=m, output_dir=tmp_path)[1] for m in (baseline, learned)}
+    lo = reps[learned].metrics[reps[learned].primary_metric]['ci95'][0]; hi = reps[baseline].metrics[reps[baseline].primary_metric]['ci95'][1]
+    assert lo > hi, (lo, hi)
+    ps = [reps[learned].phase_scores[p]['value'] for p in ('clutter', 'interaction', 'clean')]
+    assert max(ps) - min(ps) > 0.05, ps
