@@ -113,12 +113,12 @@ def test_bad_predictions_are_refused_naming_the_sample(tiny, tmp_path, task, out
     with pytest.raises(AdapterError, match=r'sample scene_\d+/\w+/\d+: .*' + re.escape(message)): _bench(task, lambda rgb: out, out=tmp_path)
 
 def test_boxes_outside_the_image_are_flagged_and_scored(tiny, tmp_path):
-    res, rep, _ = _bench('object_detection', lambda rgb: dict(boxes=[[-40, -40, 500, 500]], labels=[1], scores=[0.9]), out=tmp_path)
+    res, rep, _ = _bench('object_detection', lambda rgb: dict(boxes=[[-40, -40, 500, 500]], labels=[1], scores=[0.9]), out=tmp_path / 'a')
     assert res.flags.get('box_outside_image') == res.num_samples and rep.metrics['map']['value'] == 0.0
-    res, _, _ = _bench('visual_grounding', rpx.tasks.visual_grounding.make_numpy_grounder(lambda x: [[-5, 0, 200, 9]] * len(x.queries)), out=tmp_path)
+    res, _, _ = _bench('visual_grounding', rpx.tasks.visual_grounding.make_numpy_grounder(lambda x: [[-5, 0, 200, 9]] * len(x.queries)), out=tmp_path / 'b')
     assert res.flags.get('box_outside_image') == res.num_samples
     with pytest.raises(AdapterError, match='boxes for'):
-        _bench('visual_grounding', rpx.tasks.visual_grounding.make_numpy_grounder(lambda x: [[0, 0, 5, 5]]), out=tmp_path)
+        _bench('visual_grounding', rpx.tasks.visual_grounding.make_numpy_grounder(lambda x: [[0, 0, 5, 5]]), out=tmp_path / 'c')
 
 def test_a_tracker_sees_the_first_batch_twice_without_harm(tiny, tmp_path):
     "With no warm-up batch the runner predicts the first batch twice (once to count FLOPs): tracks restart, ids agree."
