@@ -34,6 +34,7 @@ def close(a, b, tol):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('task, model, tol', [('depth', 'depth_median', 0), ('segmentation', 'seg_classical', 0),   # dataset-level PQ: a corpus metric
+                                              ('object_detection', 'det_classical', 0), ('object_tracking', 'track_classical_sort', 0),   # mAP, HOTA
                                               ('depth', 'depth_unet', 1e-6)])
 def test_two_ranks_equal_one_process(tmp_path, env, task, model, tol):
     one = cli('-q', 'bench', task, '--model', model, '--revision', 'tiny', '--plain', '--output-dir', tmp_path / 'one', env=env)
