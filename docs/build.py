@@ -205,11 +205,18 @@ def fmt_default(v, name=None, factories=None) -> str:
     r = _plain(r) if r.startswith('<') else r
     return r if len(r) <= 60 else r[:57] + '...'
 
+def _factory_default(f) -> str:
+    "A default factory as the call (`dict()`), or a lambda's value when it is short, instead of `<factory>`."
+    name = getattr(f, '__name__', '')
+    if name and name != '<lambda>': return f'{name}()'
+    try: r = repr(f())
+    except Exception: return '<factory>'
+    return r if len(r) <= 60 else '<factory>'
+
 def _factories(cls) -> dict:
-    "Dataclass fields with a default factory, shown as the call (`dict()`) instead of `<factory>`."
+    "Dataclass fields with a default factory, and how their default reads."
     if not (inspect.isclass(cls) and dataclasses.is_dataclass(cls)): return {}
-    return {f.name: f'{getattr(f.default_factory, "__name__", "factory")}()' for f in dataclasses.fields(cls)
-            if f.default_factory is not dataclasses.MISSING}
+    return {f.name: _factory_default(f.default_factory) for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING}
 
 def signature(obj, drop_first=False, factories=None):
     "`(params) -> ret` parts of `obj`'s signature, nbdev style (`name:Type=default`), or None when it has none."

@@ -95,6 +95,32 @@ def test_api_reference(site):
     md = (site / 'runner.html.md').read_text()
     assert md.startswith('# The benchmark runner') and '\n### BenchmarkRunner\n' in md and '\n#### BenchmarkRunner.run\n' in md
 
+def pager(text, cls):
+    a = re.search(rf'<a [^>]*class="{cls}"[^>]*>', text)
+    return a and re.search(r'href="([^"]+)"', a.group(0)).group(1)
+
+def test_every_page_has_source_links_contents_and_a_place_in_the_reading_order(site):
+    proj = build.project()
+    blob = f"{proj['git_url']}/blob/{proj['branch']}"
+    from nbdev.config import nbpath2html
+    seen, page = [], 'index.html'
+    while page:   # previous/next: from the landing page, every page once
+        text = (site / page).read_text()
+        assert re.search(r'<meta (content="width=device-width[^"]*" name="viewport"|name="viewport" content="width=device-width)', text), page
+        seen.append(page)
+        nxt = pager(text, 'rpx-next')
+        page = urljoin(page, nxt) if nxt else None
+        if page: assert urljoin(page, pager((site / page).read_text(), 'rpx-prev')) == seen[-1], page
+    assert sorted(seen) == sorted(p for p in pages(site) if p != 'search.html'), seen
+    for nb in build.notebooks(ROOT / 'nbs'):
+        text = (site / nbpath2html(nb)).read_text()
+        assert f'href="{blob}/nbs/{nb.as_posix()}"' in text, nb
+        mod = re.search(r'#\|\s*default_exp\s+([\w.]+)', (ROOT / 'nbs' / nb).read_text())
+        if mod: assert f'href="{blob}/rpx_benchmark/{mod.group(1).replace(".", "/")}.py"' in text, nb
+    runner = (site / 'runner.html').read_text()
+    toc = re.search(r'<aside class="rpx-toc".*?</aside>', runner, re.S).group(0)
+    for a in ('#Devices', '#benchmarkrunner', '#benchmarkrunner.run_with_deployment_readiness'): assert f'href="{a}"' in toc, a
+
 class _Links(__import__('html.parser').parser.HTMLParser):
     def __init__(self):
         super().__init__(); self.refs, self.ids = [], set()
@@ -154,6 +180,11 @@ def open_page(browser, base, width, problems):
     page.route('**/*', route)
     return page
 
+CUT_CODE = """Array.from(document.querySelectorAll('main pre')).filter(p => {
+    const wide = p.scrollWidth > p.clientWidth + 1, scrolls = ['auto', 'scroll'].includes(getComputedStyle(p).overflowX);
+    return (wide && !scrolls) || p.getBoundingClientRect().right > document.querySelector('main').getBoundingClientRect().right + 1;
+}).map(p => p.textContent.slice(0, 60))"""   # a code block wider than its box must scroll, and its box must fit the page
+
 def test_every_page_loads_with_no_404_and_fits_390px(site, server, browser):
     base, log = server
     problems, page = [], None
@@ -163,6 +194,7 @@ def test_every_page_loads_with_no_404_and_fits_390px(site, server, browser):
         page.goto(base + name, wait_until='networkidle')
         width = page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')
         if width[0] > width[1]: problems.append(f'{name}: {width[0]} px wide in a {width[1]} px window')
+        problems += [f'{name}: code cut off: {t!r}' for t in page.evaluate(CUT_CODE)]
         problems += [f'{name}: {code} {path}' for code, path in log if code >= 400]
     page.close()
     assert not problems, problems[:30]
