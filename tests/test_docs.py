@@ -54,6 +54,20 @@ def test_api_entries_render_like_nbdev():
     assert build.api_names('@patch\ndef run(self:Runner): pass\nclass A:\n    def f(self): pass\n    def _g(self): pass\ndef _h(): pass') \
         == ['Runner.run', 'A', 'A.f']
 
+def test_output_check_flags_machine_paths_and_log_records():
+    import nbformat, tempfile
+    page = type('P', (), {'rel': Path('x.ipynb')})
+    out = lambda **k: nbformat.v4.new_code_cell('', outputs=[nbformat.v4.new_output(**k)])
+    paths = build._machine_paths()
+    flagged = lambda cell: build.output_problems(page, 3, cell, paths)
+    assert flagged(out(output_type='stream', name='stdout', text=f'root={tempfile.gettempdir()}/rpx/data\n'))[0].startswith('x.ipynb (cell 3): machine path')
+    assert flagged(out(output_type='stream', name='stderr', text='INFO rpx_benchmark.hub: 27 samples\n'))
+    assert flagged(out(output_type='execute_result', data={'text/plain': 'WARNING rpx_benchmark: late'}, execution_count=1))
+    assert flagged(out(output_type='stream', name='stdout', text=f'{ROOT}/rpx_benchmark/weights\n'))
+    assert not flagged(out(output_type='stream', name='stderr', text="error: unknown task 'x'\n  hint: ...\n"))   # a command's own error
+    assert not flagged(out(output_type='stream', name='stdout', text='results in rpx_results/depth/all, see https://example.org/tmp/x\n'))
+    assert not flagged(out(output_type='display_data', data={'image/png': 'iVBORw0KGgo/tmp/AAAA'}))
+
 # ------------------------------------------------------------------ files
 
 def test_pages_are_named_as_nbdev_names_them(site):
