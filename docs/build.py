@@ -131,7 +131,7 @@ def execute(work: Path, only=None, reuse=False, timeout: int = 900) -> Path:
     src, run, done = ROOT / 'nbs', work / 'nbs', work / 'executed'
     if run.exists(): shutil.rmtree(run)
     shutil.copytree(src, run, ignore=shutil.ignore_patterns('.ipynb_checkpoints', 'rpx_results'))
-    os.environ.setdefault('RPX_CACHE_DIR', str(work / 'cache'))   # one embedded dataset for all pages
+    env = {'RPX_CACHE_DIR': str(work / 'cache'), **os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}   # one embedded dataset for all pages
     for rel in notebooks(src):
         dst = done / rel
         if dst.is_file() and (reuse or (only and not _matches(rel, only))): continue
@@ -144,7 +144,7 @@ def execute(work: Path, only=None, reuse=False, timeout: int = 900) -> Path:
                 c.outputs = []; c.metadata.setdefault('tags', []).append('skip-execution')
         NotebookClient(nb, timeout=timeout, kernel_name='python3', store_widget_state=True,
                        extra_arguments=['--IPKernelApp.log_level=ERROR'],   # not the kernel's TCP notice, once per notebook
-                       resources={'metadata': {'path': str((run / rel).parent)}}).execute()
+                       resources={'metadata': {'path': str((run / rel).parent)}}).execute(env=env)
         dst.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, dst)
         print(f'  executed {rel} in {time.time() - t0:.0f} s', flush=True)
