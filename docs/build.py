@@ -312,7 +312,7 @@ class ApiDoc:
             rows = ''.join(f'<tr><td>{_md_html(n) if n.startswith("**") else f"<code>{html.escape(n)}</code>"}</td>'
                            f'<td>{_code(t)}</td><td>{_code(d)}</td><td>{_md_html(c)}</td></tr>'
                            for n, t, d, c in self.params)
-            out.append('<div class="rpx-table"><table class="rpx-api-params"><thead><tr><th>Parameter</th><th>Type</th><th>Default</th>'
+            out.append('<div class="rpx-table"><table class="rpx-api-params"><thead class="rpx-noindex"><tr><th>Parameter</th><th>Type</th><th>Default</th>'
                        f'<th>Details</th></tr></thead><tbody>{rows}</tbody></table></div>')
         out.append('</section>')
         return '\n'.join(out)
@@ -582,7 +582,7 @@ class _Sections(HTMLParser):
         skip, code, head = self._state()
         if tag in self.BLOCK: self._gap()
         if tag in self.VOID: return
-        skip = skip or tag in self.SKIP or any(c in cls for c in ('anchor-link', 'rpx-api-src', 'rpx-api-kind'))
+        skip = skip or tag in self.SKIP or any(c in cls for c in ('anchor-link', 'rpx-api-src', 'rpx-api-kind', 'rpx-noindex'))
         code = code or 'jp-InputArea-editor' in cls or 'rpx-api-sig' in cls
         if tag in ('h1', 'h2', 'h3', 'h4') and a.get('id') and not skip:
             self.sections.append([a['id'], [], [], []]); head = True
