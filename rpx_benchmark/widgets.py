@@ -69,7 +69,7 @@ def html_table(head:list, # column titles
     return f'{cap}<div style="overflow-x:auto;max-width:100%"><table style="border-collapse:collapse;font-size:13px">' \
            f'<thead><tr>{h}</tr></thead><tbody>{b}</tbody></table></div>'
 
-# %% ../nbs/50_widgets.ipynb #43de1afb
+# %% ../nbs/50_widgets.ipynb #bfd514dd
 def _png_width(b:bytes) -> int: return int.from_bytes(b[16:20], 'big') if b[:8] == b'\x89PNG\r\n\x1a\n' else 640
 
 def fit_image(data:bytes, # PNG bytes
@@ -91,7 +91,7 @@ def _error_html(e:BaseException) -> str:
     if isinstance(e, RPXError):
         body = html.escape(e.message) + (f'<br><i>hint:</i> {html.escape(e.hint)}' if e.hint else '')
     else:
-        tb = html.escape(''.join(traceback.format_exception(type(e), e, e.__traceback__)))
+        tb = html.escape(''.join(f'{Path(f.filename).name}:{f.lineno} in {f.name}\n    {f.line}\n' for f in traceback.extract_tb(e.__traceback__)))
         body = f'{html.escape(str(e))}<details><summary>traceback</summary><pre style="overflow-x:auto">{tb}</pre></details>'
     colour = '#b60' if isinstance(e, RunStopped) else '#c00'
     return f'<div style="border-left:4px solid {colour};padding:4px 8px"><b>{html.escape(type(e).__name__)}</b>: {body}</div>'

@@ -138,7 +138,7 @@ def _tracker_pose(name, matcher):
 
 register_model('pose_flow', task='relative_camera_pose', params_m=0.0, output_kind='up_to_scale',
                description='dense DIS optical flow, forward-backward checked, + LO-RANSAC essential matrix')(_tracker_pose('pose_flow', flow_matches))
-register_model('pose_klt', task='relative_camera_pose', params_m=0.0, output_kind='up_to_scale',
+_ = register_model('pose_klt', task='relative_camera_pose', params_m=0.0, output_kind='up_to_scale',
                description='stronger: KLT tracks (Shi-Tomasi + Lucas-Kanade seeded by DIS flow) + LO-RANSAC essential matrix')(_tracker_pose('pose_klt', _klt_pose))
 
 # %% ../../nbs/33_matchers.ipynb #9679d10d
@@ -176,6 +176,6 @@ for _m, _what in (('orb', 'baseline: ORB'), ('sift', 'SIFT')):
 register_model('match_flow', task='keypoint_matching', params_m=0.0, output_kind='matches',
                description='dense DIS optical flow on a 6 px grid of textured pixels, forward-backward checked')(
     lambda device='cpu': _pair_model('keypoint_matching', 'match_flow', lambda x: flow_matches(x.rgb, x.rgb_b), 'matches'))
-register_model('match_klt', task='keypoint_matching', params_m=0.0, output_kind='matches',
+_ = register_model('match_klt', task='keypoint_matching', params_m=0.0, output_kind='matches',
                description='stronger: KLT tracks (sub-pixel Shi-Tomasi corners, Lucas-Kanade seeded by DIS flow, forward-backward checked)')(
     lambda device='cpu': _pair_model('keypoint_matching', 'match_klt', lambda x: klt_matches(x.rgb, x.rgb_b), 'matches'))
