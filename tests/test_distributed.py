@@ -49,9 +49,15 @@ def test_two_ranks_equal_one_process(tmp_path, env, task, model, tol):
     assert c['latency_ms_per_batch']['n'] == c['timed_batches'] == sum(1 for _ in range(7 - 2))   # both ranks' timed batches (2 warm-up)
     assert 'ranks (backend)' in next(Path(tmp_path / 'two').rglob('summary.md')).read_text()
 
+def said(out, parse=str):
+    "What each rank of SCRIPT wrote, in rank order."
+    return [parse(Path(f'{out}.rank{r}.txt').read_text()) for r in (0, 1) if Path(f'{out}.rank{r}.txt').exists()]
+
 SCRIPT = textwrap.dedent('''
     import json, os, signal, sys, time, numpy as np, rpx_benchmark as rpx
     calls = []
+    def say(s):   # one file per rank: torchrun forwards both ranks to one stdout, where their lines may interleave
+        with open(f"{sys.argv[1]}.rank{os.environ.get('RANK', 0)}.txt", 'w') as f: f.write(s)
     def slowmo(rgb):
         calls.append(1)
         if os.environ.get('KILL_RANK') == os.environ.get('RANK') and len(calls) == int(os.environ.get('KILL_AT', 0)):
@@ -59,8 +65,8 @@ SCRIPT = textwrap.dedent('''
         if os.environ.get('FAIL_RANK') == os.environ.get('RANK') and len(calls) == 3: raise ValueError('weights not found on this node')
         time.sleep(0.03); return np.full(rgb.shape[:2], 1.5, np.float32)
     try: res, rep, paths = rpx.bench('depth', model=slowmo, revision='tiny', output_dir=sys.argv[1], batch_size=1, resume='--resume' in sys.argv)
-    except rpx.RPXError as e: print(f"rank {os.environ.get('RANK')}: {e.message} | {e.hint}", flush=True); sys.exit(1)
-    print(json.dumps(dict(rank=int(os.environ.get('RANK', 0)), n=res.num_samples, absrel=rep.metrics['absrel']['value'])), flush=True)
+    except rpx.RPXError as e: say(f"rank {os.environ.get('RANK')}: {e.message} | {e.hint}"); sys.exit(1)
+    say(json.dumps(dict(rank=int(os.environ.get('RANK', 0)), n=res.num_samples, absrel=rep.metrics['absrel']['value'])))
 ''')
 
 @pytest.mark.slow
@@ -68,7 +74,7 @@ def test_killed_rank_resumes_to_the_same_result(tmp_path, env):
     (tmp_path / 's.py').write_text(SCRIPT)
     full = torchrun(2, tmp_path / 's.py', tmp_path / 'full', env=env)
     assert full.returncode == 0, full.stderr[-3000:]
-    outs = [json.loads(l) for l in full.stdout.splitlines() if l.startswith('{')]
+    outs = said(tmp_path / 'full', json.loads)
     assert len(outs) == 2 and outs[0]['absrel'] == outs[1]['absrel'] and outs[0]['n'] == 27   # rpx.bench returns the merged result on every rank
     killed = torchrun(2, tmp_path / 's.py', tmp_path / 'part', env={**env, 'KILL_RANK': '1', 'KILL_AT': '6'})
     assert killed.returncode != 0
@@ -85,7 +91,7 @@ def test_a_failing_rank_stops_every_rank_with_its_error(tmp_path, env):
     (tmp_path / 's.py').write_text(SCRIPT)
     r = torchrun(2, tmp_path / 's.py', tmp_path / 'out', env={**env, 'FAIL_RANK': '1'}, timeout=300)
     assert r.returncode != 0
-    lines = [l for l in r.stdout.splitlines() if l.startswith('rank ')]
+    lines = said(tmp_path / 'out')
     assert len(lines) == 2 and all('weights not found on this node' in l for l in lines), r.stdout + r.stderr[-2000:]
     assert any(l.startswith('rank 0: rank 1 on') for l in lines)   # rank 0 says which rank failed, with its hint
 
