@@ -9,20 +9,20 @@ __all__ = ['log', 'PreparedInput', 'AdaptedModel', 'convert_outputs', 'as_2d', '
            'first_tensor', 'make_torch_model', 'transformers_module', 'load_hf', 'hf_image_inputs', 'hf_invoker',
            'make_hf_model']
 
-# %% ../nbs/30_adapters.ipynb #e50c8ccf
+# %% ../nbs/30_adapters.ipynb #85a13e08
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from .api import BenchmarkModel, ModelInput
+from .api import BenchmarkModel, ModelInput, fingerprint_of
 from .errors import AdapterError, ConfigError, ModelError
 from .log import get_logger
 from .tasks.registry import get_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/30_adapters.ipynb #6b993ed1
+# %% ../nbs/30_adapters.ipynb #103fefd9
 @dataclass
 class PreparedInput:
     "What a model consumes for one batch, and what is needed to map its output back."
@@ -61,6 +61,10 @@ class AdaptedModel(BenchmarkModel):
         prepared = self.input_adapter(batch)
         fc = count_flops(self.invoke, prepared.data)
         return self.output_adapter(fc.result, prepared, batch), fc
+
+    def fingerprint(self) -> str:
+        "The weights of the torch module inside, or the code (and closed-over values) of the function called, with the adapter's options."
+        return fingerprint_of(self.task, self._module if self._module is not None else self.invoke, self.info)
 
     def describe(self) -> dict: return dict(super().describe(), **self.info)
 
@@ -197,7 +201,7 @@ def make_torch_model(module, # a torch.nn.Module
                         _torch_output(spec, postprocess, output_kind), module=module, device=device,
                         info=dict(adapter='torch', output_kind=output_kind))
 
-# %% ../nbs/30_adapters.ipynb #a67f5426
+# %% ../nbs/30_adapters.ipynb #963fbb01
 def transformers_module():
     "The transformers package, or a `ConfigError` that names the extra to install."
     try:
@@ -219,9 +223,12 @@ def load_hf(checkpoint:str, # local folder or Hub model id
             try: model = getattr(tf, cls).from_pretrained(checkpoint); break
             except ValueError as e: err = e
         if model is None: raise err
-    except (OSError, ValueError) as e:
-        raise ModelError(f"cannot load the checkpoint {checkpoint!r} for {task}: {e}",
-                         hint="pass a folder with config.json, weights and preprocessor_config.json, or a Hub id (needs network)") from None
+    except Exception as e:   # transformers and torch raise OSError, ValueError, UnpicklingError, KeyError... on bad checkpoints
+        pickled = 'pickle' in type(e).__name__.lower() or 'weights only' in str(e).lower()
+        raise ModelError(f"cannot load the checkpoint {checkpoint!r} for {task}: {type(e).__name__}: {str(e).splitlines()[0][:300]}",
+                         hint="its weights are a pickle that does not load safely (nothing from it was run); convert the checkpoint to "
+                              "safetensors, or load the model yourself if you trust it" if pickled else
+                              "pass a folder with config.json, weights and preprocessor_config.json, or a Hub id (needs network)") from None
     return proc, model.to(device).eval()
 
 # %% ../nbs/30_adapters.ipynb #7944f168

@@ -19,7 +19,7 @@ from .errors import AdapterError, ConfigError, unknown_name_hint
 
 # %% auto #0
 __all__ = ['ESD_WEIGHTS', 'TaskType', 'Phase', 'Difficulty', 'Intrinsics', 'Sample', 'readonly', 'ModelInput',
-           'validate_prediction', 'BenchmarkModel']
+           'validate_prediction', 'fingerprint_of', 'BenchmarkModel']
 
 # %% ../nbs/02_api.ipynb #54a842f4
 class TaskType(str, Enum):
@@ -76,7 +76,7 @@ class Difficulty(str, Enum):
 
 ESD_WEIGHTS: dict = {Difficulty.easy: 0.25, Difficulty.medium: 0.35, Difficulty.hard: 0.40}
 
-# %% ../nbs/02_api.ipynb #c034234f
+# %% ../nbs/02_api.ipynb #d909368d
 @dataclass(frozen=True)
 class Intrinsics:
     "Pinhole camera intrinsics for images of `height` x `width` pixels."
@@ -103,12 +103,17 @@ class Intrinsics:
     @classmethod
     def from_dict(cls, d:dict) -> 'Intrinsics':
         "Intrinsics from a manifest's `intrinsics` object; `ConfigError` if a key is missing or not positive."
-        missing = [k for k in ('fx', 'fy', 'cx', 'cy', 'width', 'height') if k not in (d or {})]
+        if not isinstance(d, dict): raise ConfigError(f"intrinsics must be an object, not {type(d).__name__}", hint="give {fx, fy, cx, cy, width, height}")
+        missing = [k for k in ('fx', 'fy', 'cx', 'cy', 'width', 'height') if k not in d]
         if missing: raise ConfigError(f"intrinsics lack {', '.join(missing)}",
                                       hint="give fx, fy, cx, cy, width and height in the manifest's 'intrinsics'")
+        bad = [k for k in ('fx', 'fy', 'cx', 'cy', 'width', 'height') if isinstance(d[k], bool) or not isinstance(d[k], (int, float))]
+        bad += [k for k in ('width', 'height') if k not in bad and (not float(d[k]).is_integer() or not 0 < d[k] <= 65535)]
+        if bad: raise ConfigError(f"intrinsics {', '.join(bad)} are not valid numbers: {[d[k] for k in bad]}",
+                                  hint="fx, fy, cx, cy are numbers; width and height whole numbers of pixels")
         vals = {k: float(d[k]) for k in ('fx', 'fy', 'cx', 'cy')}
-        if not all(math.isfinite(v) for v in vals.values()) or vals['fx'] <= 0 or vals['fy'] <= 0 or int(d['width']) <= 0 or int(d['height']) <= 0:
-            raise ConfigError(f"intrinsics are not valid: {d}", hint="fx, fy, width and height must be positive and finite")
+        if not all(math.isfinite(v) for v in vals.values()) or vals['fx'] <= 0 or vals['fy'] <= 0:
+            raise ConfigError(f"intrinsics are not valid: {d}", hint="fx and fy must be positive, and all four finite")
         return cls(**vals, width=int(d['width']), height=int(d['height']))
 
 # %% ../nbs/02_api.ipynb #a99ed8e5
@@ -180,7 +185,38 @@ def validate_prediction(task, # the task (name, alias or TaskSpec)
                            details=dict(sample=sample.id))
     return tuple(spec.validate(pred, sample)) if spec.validate else ()
 
-# %% ../nbs/02_api.ipynb #c20c2af0
+# %% ../nbs/02_api.ipynb #7d3eddfd
+import hashlib, types
+
+def _feed(h, x, depth=0):
+    "Feed a hashable description of `x` into `h` (code objects, arrays, tensors, containers, scalars)."
+    if depth > 6: return h.update(type(x).__name__.encode())
+    if isinstance(x, types.CodeType):
+        h.update(x.co_code); h.update(repr(x.co_names).encode())
+        for c in x.co_consts: _feed(h, c, depth + 1)
+    elif isinstance(x, types.FunctionType):
+        _feed(h, x.__code__, depth + 1)
+        for c in (x.__closure__ or ()):
+            try: _feed(h, c.cell_contents, depth + 1)
+            except ValueError: pass
+    elif isinstance(x, np.ndarray): h.update(str((x.dtype, x.shape)).encode()); h.update(np.ascontiguousarray(x).tobytes())
+    elif hasattr(x, 'state_dict') and hasattr(x, 'parameters'):
+        for k, v in sorted(x.state_dict().items()): h.update(k.encode()); _feed(h, v.detach().cpu().numpy(), depth + 1)
+    elif hasattr(x, 'detach') and hasattr(x, 'numpy'): _feed(h, x.detach().cpu().numpy(), depth + 1)
+    elif isinstance(x, (list, tuple)):
+        for v in x: _feed(h, v, depth + 1)
+    elif isinstance(x, dict):
+        for k in sorted(x, key=str): h.update(str(k).encode()); _feed(h, x[k], depth + 1)
+    elif isinstance(x, (str, bytes, int, float, bool, type(None))): h.update(repr(x).encode())
+    else: h.update(type(x).__qualname__.encode())
+
+def fingerprint_of(*parts) -> str:
+    "A short sha256 of model parts (class names, torch modules, functions, arrays, options)."
+    h = hashlib.sha256()
+    for p in parts: _feed(h, p)
+    return h.hexdigest()[:16]
+
+# %% ../nbs/02_api.ipynb #9eb40512
 class BenchmarkModel(ABC):
     "Base class of everything the runner can benchmark."
     task: ClassVar[str|None] = None # the task's name (or alias)
@@ -203,8 +239,12 @@ class BenchmarkModel(ABC):
         "The `torch.nn.Module` inside, if any (used to count parameters and FLOPs)."
         return None
 
+    def fingerprint(self) -> str:
+        "What identifies this model's behaviour beyond its name: its class, and the weights of its torch module."
+        return fingerprint_of(type(self).__module__, type(self).__qualname__, self.torch_module)
+
     def describe(self) -> dict:
         "A JSON-ready description of the model for reports."
         from rpx_benchmark.tasks.registry import canonical_task
         return dict(name=self.name, task=canonical_task(self.task) if self.task else None,
-                    type=type(self).__name__, device=self.device)
+                    type=type(self).__name__, device=self.device, fingerprint=self.fingerprint())

@@ -8,12 +8,12 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/cli.html.md"""
 __all__ = ['log', 'format_table', 'cmd_tasks', 'cmd_models', 'cmd_bench', 'cmd_download', 'cmd_info', 'cmd_synth', 'cmd_compare',
            'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #d5055432
-import argparse, json, os, sys, traceback
+# %% ../nbs/90_cli.ipynb #253499a7
+import argparse, json, logging, os, sys, traceback
 
 from . import __version__
 from .errors import RPXError
-from .log import configure_logging, get_logger
+from .log import ROOT_LOGGER, configure_logging, get_logger
 from .tasks.registry import available_tasks, get_task
 from .models.registry import available_models
 
@@ -162,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     return p
 
-# %% ../nbs/90_cli.ipynb #3e4eca26
+# %% ../nbs/90_cli.ipynb #5e83b418
 def main(argv:list|None=None) -> int:
     "Run `rpx_bench` with `argv`; return the exit code (0, 1 for `RPXError`, 2 usage, 130 Ctrl-C)."
-    verbose = 0
+    verbose, lg = 0, logging.getLogger(ROOT_LOGGER)
+    host = lg.handlers[:], lg.level, lg.propagate
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -182,6 +183,8 @@ def main(argv:list|None=None) -> int:
         return 130
     except SystemExit as e: # argparse: --help / --version (0) and usage errors (2)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally: # run in-process (a notebook, a test), the command leaves its host's logging as it found it
+        lg.handlers[:] = host[0]; lg.setLevel(host[1]); lg.propagate = host[2]
 
 # %% ../nbs/90_cli.ipynb #15f62c05
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -107,13 +107,13 @@ def percentile_ci(samples:np.ndarray, level:float=0.95) -> list|None:
     a = (1 - level) / 2
     return [float(np.quantile(s, a)), float(np.quantile(s, 1 - a))]
 
-# %% ../nbs/22_deployment.ipynb #1720fc05
+# %% ../nbs/22_deployment.ipynb #db825ee5
 from .geometry import forward_warp
 
 def depth_temporal_stability(d_t:np.ndarray, d_t1:np.ndarray, T_t:np.ndarray, T_t1:np.ndarray, K:np.ndarray) -> float:
     "TS of one pair of depth predictions (NaN if they share no valid pixel)."
-    warped, _ = forward_warp(np.where(np.isfinite(d_t1) & (d_t1 > 0), d_t1, 0).astype(np.float32), T_t, T_t1, K)
-    ok = np.isfinite(d_t) & (d_t > 0) & (warped > 0)
+    warped, _ = forward_warp(d_t1, T_t, T_t1, K)   # the warp skips non-finite and non-positive depths itself
+    ok = (warped > 0) & (d_t > 0) & (d_t < np.inf)
     if ok.sum() < 2: return float('nan')
     a = d_t[ok]
     rng = float(a.max() - a.min())
@@ -127,11 +127,11 @@ def mask_temporal_stability(m_t:np.ndarray, m_t1:np.ndarray, depth_t1:np.ndarray
     landed, warped = forward_warp(np.where(np.isfinite(depth_t1), depth_t1, 0).astype(np.float32), T_t, T_t1, K, m_t1)
     cover = landed > 0
     a = np.where(cover, m_t, 0); b = np.where(cover, warped, 0)
-    iou, gi, pi = iou_matrix(b, a)   # rows: instances of frame t
-    if len(gi) == 0: return float('nan')
-    if len(pi) == 0: return 0.0
+    iou = iou_matrix(b, a)   # rows: instances of frame t
+    if iou.shape[0] == 0: return float('nan')
+    if iou.shape[1] == 0: return 0.0
     r, c = linear_sum_assignment(-iou)
-    return float(iou[r, c].sum() / len(gi))
+    return float(iou[r, c].sum() / iou.shape[0])
 
 # %% ../nbs/22_deployment.ipynb #ca56808c
 from scipy.ndimage import binary_dilation

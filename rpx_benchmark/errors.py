@@ -6,7 +6,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/errors.html.md"""
 
 # %% auto #0
 __all__ = ['RPXError', 'ConfigError', 'DatasetError', 'ManifestError', 'DownloadError', 'ModelError', 'AdapterError',
-           'MetricError', 'closest', 'unknown_name_hint']
+           'MetricError', 'RunStopped', 'closest', 'unknown_name_hint']
 
 # %% ../nbs/00_errors.ipynb #799ba1f9
 class RPXError(Exception):
@@ -28,7 +28,7 @@ class RPXError(Exception):
         "A JSON-ready description of the error, for reports and logs."
         return dict(type=type(self).__name__, message=self.message, hint=self.hint, details=self.details)
 
-# %% ../nbs/00_errors.ipynb #832907e4
+# %% ../nbs/00_errors.ipynb #e3ccae5f
 class ConfigError(RPXError):
     "Invalid user configuration: an unknown task, model, flag value or option."
 
@@ -49,6 +49,9 @@ class AdapterError(ModelError):
 
 class MetricError(RPXError):
     "A metric calculator failed or was registered incorrectly."
+
+class RunStopped(RPXError):
+    "The user stopped a run (a widget's Stop button); its journal stays resumable."
 
 # %% ../nbs/00_errors.ipynb #7c0a9a10
 import difflib

@@ -63,7 +63,7 @@ def look_at(eye, target, up=(0., 0., 1.)) -> np.ndarray:
     T = np.eye(4); T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = r, d, f, eye
     return T
 
-# %% ../nbs/08_geometry.ipynb #acb10764
+# %% ../nbs/08_geometry.ipynb #670cf731
 def pixel_grid(h:int, w:int) -> tuple:
     "Pixel-centre coordinates `(u, v)` as float arrays of shape `(h, w)`."
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -81,6 +81,22 @@ def backproject(depth:np.ndarray, # H x W depth (z) in metres; <= 0 or non-finit
     y = (v[ok] - K[1, 2]) / K[1, 1] * z
     return np.stack([x, y, z], 1), ok
 
+def _projections(depth_b, T_a, T_b, K):
+    "For every pixel of b: the pixel it lands on in a (u, v, rounded) and its depth there, in float64."
+    h, w = depth_b.shape
+    rel = np.linalg.inv(T_a) @ T_b
+    Kf = np.asarray(K, np.float64)
+    H, e = Kf @ rel[:3, :3] @ np.linalg.inv(Kf), Kf @ rel[:3, 3]   # a's homogeneous pixel = (H [u v 1]^T) z + e
+    z = depth_b.astype(np.float64)
+    uu, vv = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)[:, None]
+    den = ((H[2, 0] * uu + H[2, 2]) + H[2, 1] * vv) * z + e[2]   # = the depth in a's camera
+    nx = ((H[0, 0] * uu + H[0, 2]) + H[0, 1] * vv) * z + e[0]
+    ny = ((H[1, 0] * uu + H[1, 2]) + H[1, 1] * vv) * z + e[1]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        u, v = np.rint(nx / den), np.rint(ny / den)
+        keep = (z > 0) & (z < np.inf) & (den > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    return u, v, den, keep
+
 def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
                  T_a:np.ndarray, # camera-to-world pose of frame a (4x4)
                  T_b:np.ndarray, # camera-to-world pose of frame b (4x4)
@@ -88,28 +104,21 @@ def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
                  values_b:np.ndarray|None=None, # H x W values carried along (e.g. instance ids)
                 ) -> tuple:
     "Frame b warped into frame a: (depth in a's camera, carried values), z-buffered; depth 0 where nothing lands."
+    import torch
     h, w = depth_b.shape
-    P, ok = backproject(depth_b, K)
-    vals = values_b[ok] if values_b is not None else None
-    rel = np.linalg.inv(T_a) @ T_b
-    Q = P @ rel[:3, :3].T + rel[:3, 3]
-    z = Q[:, 2]
-    front = z > 1e-6
-    u = np.round(Q[front, 0] / z[front] * K[0, 0] + K[0, 2]).astype(np.int64)
-    v = np.round(Q[front, 1] / z[front] * K[1, 1] + K[1, 2]).astype(np.int64)
-    z = z[front]
-    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    pix, z = v[inside] * w + u[inside], z[inside]
-    order = np.lexsort((z, pix))            # per pixel, nearest surface first
-    pix, z = pix[order], z[order]
-    first = np.ones(len(pix), bool); first[1:] = pix[1:] != pix[:-1]
-    depth = np.zeros(h * w, np.float32); depth[pix[first]] = z[first]
+    u, v, den, keep = _projections(depth_b, T_a, T_b, K)
+    src = np.flatnonzero(keep)
+    pix = torch.from_numpy((v.ravel()[src] * w + u.ravel()[src]).astype(np.int64))
+    z = torch.from_numpy(den.ravel()[src])
+    zbuf = torch.full((h * w,), np.inf, dtype=torch.float64).scatter_reduce_(0, pix, z, 'amin')   # nearest surface per pixel
+    depth = zbuf.numpy(); depth = np.where(depth < np.inf, depth, 0).astype(np.float32).reshape(h, w)
     carried = None
-    if vals is not None:
-        carried = np.zeros(h * w, values_b.dtype)
-        carried[pix[first]] = vals[front][inside][order][first]
-        carried = carried.reshape(h, w)
-    return depth.reshape(h, w), carried
+    if values_b is not None:   # the value of the nearest point; among equally near ones, the first in row-major order
+        win = (z == zbuf[pix]).numpy()
+        first = torch.full((h * w,), -1, dtype=torch.int64).scatter_reduce_(0, pix[win], torch.from_numpy(src[win]), 'amin', include_self=False)
+        f = first.numpy(); have = f >= 0
+        carried = np.zeros(h * w, values_b.dtype); carried[have] = values_b.ravel()[f[have]]; carried = carried.reshape(h, w)
+    return depth, carried
 
 def reproject_depth(depth_b:np.ndarray, T_a:np.ndarray, T_b:np.ndarray, K:np.ndarray) -> np.ndarray:
     "Depth of frame `b` warped into frame `a` (z-buffered forward warp; 0 where nothing lands)."

@@ -7,7 +7,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/profiling.html.md"""
 # %% auto #0
 __all__ = ['log', 'ZERO_FLOP_OPS', 'FlopCount', 'count_flops']
 
-# %% ../nbs/16_profiling.ipynb #0fab789c
+# %% ../nbs/16_profiling.ipynb #466e7af9
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +23,10 @@ clone contiguous _to_copy copy_ copy empty empty_like empty_strided zeros zeros_
 fill_ zero_ lift_fresh lift_fresh_copy split split_with_sizes unbind cat stack index_select gather scalar_tensor
 arange new_empty new_zeros new_ones new_full _local_scalar_dense item flatten unflatten chunk narrow to
 resize_ set_ t_ transpose_ unsqueeze_ squeeze_ view_as _reshape_alias cat_ _unsafe_index constant_pad_nd pad
+as_strided_ index index_put index_put_ index_select_backward masked_fill masked_fill_ masked_select where nonzero
+eq ne lt le gt ge logical_and logical_or logical_not logical_xor bitwise_and bitwise_or bitwise_not bitwise_xor
+isnan isinf isfinite isneginf isposinf any all argmax argmin sort argsort topk max min maximum minimum eq_ ne_ lt_ gt_
+randperm randint rand randn bernoulli_ uniform_ normal_ random_ _to_dense to_dense _nested_tensor_from_mask
 '''.split())
 
 @dataclass
@@ -34,6 +38,16 @@ class FlopCount:
     op_calls: dict = field(default_factory=dict) # operator -> times it ran
     reason: str|None = None # why `flops` is None
     result: Any = field(default=None, repr=False) # what the counted call returned (so it need not run twice)
+    uncounted_time_share: float|None = None # share of the operators' time spent in uncounted operators
+    outside_torch_share: float|None = None # share of the call's wall time spent outside torch operators
+
+    @property
+    def note(self) -> str|None:
+        "What a reader of the count should know, in a sentence (None if nothing)."
+        if self.reason: return self.reason
+        if self.outside_torch_share is not None and self.outside_torch_share > 0.5:
+            return f"{self.outside_torch_share:.0%} of the counted call ran outside torch operators; that work is not in the count"
+        return None
 
     @property
     def macs(self) -> int|None:
@@ -41,7 +55,8 @@ class FlopCount:
         return None if self.flops is None else self.flops // 2
 
     def to_dict(self) -> dict:
-        return dict(flops=self.flops, macs=self.macs, by_op=dict(self.by_op), uncounted_ops=list(self.uncounted_ops), reason=self.reason)
+        return dict(flops=self.flops, macs=self.macs, by_op=dict(self.by_op), uncounted_ops=list(self.uncounted_ops), reason=self.reason,
+                    uncounted_time_share=self.uncounted_time_share, outside_torch_share=self.outside_torch_share, note=self.note)
 
 # %% ../nbs/16_profiling.ipynb #08613eec
 def _sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
@@ -57,7 +72,21 @@ def _extra_formulas() -> dict:
     return {op: _sdpa_flops for op in (getattr(aten, '_scaled_dot_product_flash_attention_for_cpu', None),
                                         getattr(aten, 'scaled_dot_product_attention', None)) if op is not None}
 
-# %% ../nbs/16_profiling.ipynb #1f1c6924
+# %% ../nbs/16_profiling.ipynb #afe83472
+import contextlib, time
+
+@contextlib.contextmanager
+def _no_fastpath():
+    "Run torch's transformer layers without their fused inference fast path (which FlopCounterMode cannot see)."
+    import torch
+    mha = getattr(torch.backends, 'mha', None)
+    if mha is None or not hasattr(mha, 'set_fastpath_enabled'): yield; return
+    was = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try: yield
+    finally: mha.set_fastpath_enabled(was)
+
+# %% ../nbs/16_profiling.ipynb #032a03de
 def _op_name(func) -> str:
     return str(getattr(func, '_overloadpacket', func)).replace('aten.', '')
 
@@ -69,19 +98,23 @@ def count_flops(fn, # a callable: a torch module, a function, a model's predict.
     from torch.utils.flop_counter import FlopCounterMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    calls = Counter()
+    calls, secs = Counter(), Counter()
     class _Recorder(TorchDispatchMode):
-        "Sees the operators that actually execute (below the counter's decompositions)."
+        "Sees the operators that actually execute (below the counter's decompositions), and times them."
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            calls[_op_name(func)] += 1
-            return func(*args, **(kwargs or {}))
+            t = time.perf_counter(); out = func(*args, **(kwargs or {}))
+            name = _op_name(func); calls[name] += 1; secs[name] += time.perf_counter() - t
+            return out
 
     counter = FlopCounterMode(display=False, custom_mapping=_extra_formulas())
-    with _Recorder(), counter:
-        result = fn(*args, **kwargs)
+    with _no_fastpath(), _Recorder(), counter:
+        t0 = time.perf_counter(); result = fn(*args, **kwargs); wall = time.perf_counter() - t0
     if not calls:
         return FlopCount(None, reason='no torch operation ran (not a torch model, or it computes outside torch)', result=result)
     by_op = {_op_name(k): int(v) for k, v in counter.get_flop_counts().get('Global', {}).items() if v}
     formula_ops = {_op_name(k) for k in counter.flop_registry}
     uncounted = sorted(op for op in calls if op not in formula_ops and op not in ZERO_FLOP_OPS)
-    return FlopCount(int(counter.get_total_flops()), by_op, uncounted, dict(calls), result=result)
+    op_time = sum(secs.values())
+    return FlopCount(int(counter.get_total_flops()), by_op, uncounted, dict(calls), result=result,
+                     uncounted_time_share=sum(secs[o] for o in uncounted) / op_time if op_time else None,
+                     outside_torch_share=max(0.0, 1 - op_time / wall) if wall > 0 else None)

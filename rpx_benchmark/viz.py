@@ -22,6 +22,8 @@ class Panel:
     vmin: float|None = None
     vmax: float|None = None
     boxes: list|None = None # optional [(x1, y1, x2, y2, label, colour)] drawn over the image
+    lines: list|None = None # optional [(x1, y1, x2, y2, colour)] segments drawn over the image (matches, camera frusta)
+    span: float = 1.0 # width relative to a plain panel (2 for two views side by side)
 
     @property
     def colorbar(self) -> bool: return self.cmap is not None
@@ -45,11 +47,15 @@ def figure(panels:list, # the Panels to draw, left to right
            height:float=2.7, # inches
            dpi:int=80):
     "A matplotlib Figure with one axis per panel."
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    fig = Figure(figsize=(width * len(panels), height), dpi=dpi, layout='constrained')
-    for ax, p in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+    spans = [p.span for p in panels]
+    fig = Figure(figsize=(width * sum(spans), height), dpi=dpi, layout='constrained')
+    for ax, p in zip(fig.subplots(1, len(panels), squeeze=False, gridspec_kw=dict(width_ratios=spans))[0], panels):
         im = ax.imshow(p.image, cmap=p.cmap, vmin=p.vmin, vmax=p.vmax, interpolation='nearest' if p.cmap is None else 'antialiased')
+        if p.lines: ax.add_collection(LineCollection([[(l[0], l[1]), (l[2], l[3])] for l in p.lines], colors=[l[4] for l in p.lines],
+                                                     linewidths=0.8), autolim=False)
         for x1, y1, x2, y2, label, colour in (p.boxes or []):
             ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=1.2, ec=colour))
             if label: ax.text(x1, y1, label, fontsize=6, color='white', va='bottom', bbox=dict(fc=colour, ec='none', pad=0.5))

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 class FakeHub:
     def __init__(self, folder, repo_id='org/rpx-tiny', commit='a' * 40):
         self.folder, self.repo_id, self.commit = Path(folder), repo_id, commit
-        self.corrupt, self.missing, self.fail_status = set(), set(), None
+        self.corrupt, self.missing, self.fail_status, self.stall = set(), set(), None, 0.0
         self.requests = []
         self.files = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob('*') if p.is_file())
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
@@ -27,6 +27,10 @@ class FakeHub:
 
     def stop(self):
         self.server.shutdown(); self.server.server_close()
+
+    def refresh(self):
+        "Re-list the served folder (after a test wrote into it)."
+        self.files = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob('*') if p.is_file())
 
     def body(self, rel):
         data = (self.folder / rel).read_bytes()
@@ -50,6 +54,7 @@ class FakeHub:
             def _route(self, head):
                 path = unquote(urlparse(self.path).path)
                 hub.requests.append((self.command, path))
+                if hub.stall: __import__('time').sleep(hub.stall)   # a Hub that accepts the request and says nothing
                 if hub.fail_status: return self._send(hub.fail_status, b'{"error": "boom"}', {'Content-Type': 'application/json'}, head)
                 api = f'/api/datasets/{hub.repo_id}/'
                 res = f'/datasets/{hub.repo_id}/resolve/'

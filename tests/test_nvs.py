@@ -143,8 +143,8 @@ def test_nan_pose_in_the_data_is_refused_naming_the_file(tiny_cache):
     from rpx_benchmark.loader import RPXDataset
     man = Path(download_split('nvs', 'all', revision='tiny'))
     d = json.loads(man.read_text()); root = Path(d.get('root') or man.parents[2])
-    bad = tiny_cache / 'nan_pose.npy'; np.save(bad, np.full(7, np.nan))
-    d['samples'][0]['target_pose'] = str(bad)
+    bad = root / 'nan_pose.npy'; np.save(bad, np.full(7, np.nan))   # inside the root: paths outside it are refused first
+    d['samples'][0]['target_pose'] = 'nan_pose.npy'
     ds = RPXDataset.from_dict(d, root=root)
     with pytest.raises(DatasetError, match='nan_pose.npy') as e: ds[0]
     assert '7 finite numbers' in str(e.value) and e.value.hint

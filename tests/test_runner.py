@@ -68,9 +68,22 @@ def test_nonfinite_flag_and_error_policies(root):
     with pytest.raises(ModelError, match='non-finite'):
         BenchmarkRunner(Fn(nan_half), ds(root), nonfinite='error', count_flops=False).run()
 
-def test_all_nan_is_flagged_empty_never_perfect(root):
+def test_all_nan_scores_as_failure_never_perfect_or_skipped(root):
     r = BenchmarkRunner(Fn(lambda x, gt: DepthPrediction(np.full(x.shape, np.nan, np.float32))), ds(root), count_flops=False).run()
-    assert r.flags['empty_valid'] == 27 and r.metric_means()['absrel'] is None
+    assert r.flags['non_finite'] == 27 and r.metric_means()['absrel'] == 1.0 and r.metric_means()['coverage'] == 0.0
+
+def test_abstaining_never_pays(root):
+    "A model that answers -1 or NaN where it would be wrong scores worse than one that answers, wrongly."
+    def wrong_far(x, gt): d = gt.copy(); d[gt > 1.5] *= 2; return DepthPrediction(d)
+    def abstain(value):
+        def f(x, gt): d = gt.copy(); d[gt > 1.5] = value; return DepthPrediction(d)
+        return f
+    scores = {k: BenchmarkRunner(Fn(f), ds(root), count_flops=False).run() for k, f in
+              dict(wrong=wrong_far, neg=abstain(-1.0), nan=abstain(np.nan)).items()}
+    wrong = scores['wrong'].metric_means()['absrel']
+    for k in ('neg', 'nan'):
+        assert scores[k].metric_means()['absrel'] > 0.2 and scores[k].metric_means()['coverage'] < 1, k
+    assert scores['neg'].flags['non_positive'] == 27 and scores['nan'].flags['non_finite'] == 27
 
 def test_wrong_shape_and_raising_model(root):
     with pytest.raises(AdapterError, match='shape'):
@@ -109,14 +122,15 @@ def test_killed_run_resumes_to_identical_metrics(root, tmp_path):
     full = subprocess.run([sys.executable, tmp_path / 'run.py', man, tmp_path / 'full.jsonl', '0'], capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr
     journal = tmp_path / 'part.jsonl'
+    partial = tmp_path / 'part.partial.jsonl'   # a run journals here and renames it to part.jsonl when it finishes
     p = subprocess.Popen([sys.executable, tmp_path / 'run.py', man, journal, '0.15'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.time()
     while time.time() - t0 < 120:
-        if journal.exists() and len(journal.read_text().splitlines()) > 12: break
+        if partial.exists() and len(partial.read_text().splitlines()) > 12: break
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
-    kept = len(journal.read_text().splitlines()) - 1
-    assert 0 < kept < 27
+    kept = len(partial.read_text().splitlines()) - 1
+    assert 0 < kept < 27 and not journal.exists()
     again = subprocess.run([sys.executable, tmp_path / 'run.py', man, journal, '0'], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     a, b = json.loads(full.stdout), json.loads(again.stdout)

@@ -8,7 +8,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/synth_dataset.html.md"""
 __all__ = ['log', 'SPLITS', 'COMMON_FIELDS', 'GENERATOR_VERSION', 'scene_properties', 'write_scene', 'assign_difficulty',
            'SynthContext', 'write_checksums', 'load_context', 'write_task_splits', 'ensure_task_splits', 'generate']
 
-# %% ../../nbs/13_synth_dataset.ipynb #9ce690fa
+# %% ../../nbs/13_synth_dataset.ipynb #62f85331
 import json, os, shutil, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -23,6 +23,7 @@ from ..errors import ConfigError, RPXError
 from ..fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from ..geometry import matrix_to_pose
 from ..log import get_logger
+from ..progress import report
 from .layout import (ARM_ID, DEPTH_RANGE, SIZES, SynthSize, camera_path, interaction, intrinsics_for,
                                             make_objects, rows_placement, scatter)
 from .sensor import render
@@ -194,16 +195,18 @@ def ensure_task_splits(root:str|Path, spec) -> bool:
     log.info("wrote the synthetic splits of task %s into %s", spec.task, root)
     return True
 
-# %% ../../nbs/13_synth_dataset.ipynb #b4571ceb
+# %% ../../nbs/13_synth_dataset.ipynb #9145f98c
 GENERATOR_VERSION = 2
 
 def _render_all(tmp, sz, seed, workers):
     jobs = [(str(tmp), f'scene_{i:03d}', seed, i, sz) for i in range(sz.scenes)]
     jobs += [(str(tmp), f'train_{i:03d}', seed, 100000 + i, sz) for i in range(sz.train_scenes)]
-    workers = workers or min(2, os.cpu_count() or 1)
+    workers, out = workers or min(2, os.cpu_count() or 1), []
+    def done(r): out.append(r); report('rendering the synthetic scenes', len(out), len(jobs)); return r
+    report('rendering the synthetic scenes', 0, len(jobs))
     if workers > 1 and len(jobs) > 2:
-        with ProcessPoolExecutor(workers) as ex: return list(ex.map(write_scene, jobs, chunksize=1))
-    return [write_scene(j) for j in jobs]
+        with ProcessPoolExecutor(workers) as ex: return [done(r) for r in ex.map(write_scene, jobs, chunksize=1)]
+    return [done(write_scene(j)) for j in jobs]
 
 def _splits(results) -> dict:
     "Split -> common rows, with each scene's difficulty filled in (tiers are assigned within each group)."

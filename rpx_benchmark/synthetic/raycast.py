@@ -64,7 +64,7 @@ def box(o, d, center, R, half) -> tuple:
     nl = np.zeros((len(d), 3)); nl[r, ax] = -np.sign(dl[r, ax])
     return t, rows_times(nl, R.T)
 
-# %% ../../nbs/11_synth_raycast.ipynb #105d5667
+# %% ../../nbs/11_synth_raycast.ipynb #6a0c234d
 def cylinder(o, d, center, R, radius, half) -> tuple:
     "Capped cylinder along the local z axis; returns (t, normal in world)."
     ol, dl = (o - center) @ R, rows_times(d, R)
@@ -78,8 +78,9 @@ def cylinder(o, d, center, R, radius, half) -> tuple:
     t_side = np.where(np.isfinite(ts) & (ts > 1e-6) & (np.abs(z) <= half), ts, np.inf)
     best_cap = np.full(len(d), np.inf); cap_sign = np.zeros(len(d))
     for sgn in (1.0, -1.0):
-        with np.errstate(divide='ignore', invalid='ignore'): tc = (sgn * half - ol[2]) / dl[:, 2]
-        px, py = ol[0] + tc * dl[:, 0], ol[1] + tc * dl[:, 1]
+        with np.errstate(divide='ignore', invalid='ignore'):   # rays parallel to the cap: tc is inf, and inf * 0 is nan
+            tc = (sgn * half - ol[2]) / dl[:, 2]
+            px, py = ol[0] + tc * dl[:, 0], ol[1] + tc * dl[:, 1]
         ok = np.isfinite(tc) & (tc > 1e-6) & (px * px + py * py <= radius**2) & (tc < best_cap)
         best_cap = np.where(ok, tc, best_cap); cap_sign = np.where(ok, sgn, cap_sign)
     use_cap = best_cap < t_side

@@ -37,7 +37,7 @@ class DepthPrediction:
 
 def ground_truth(decoded:dict) -> DepthGroundTruth: return DepthGroundTruth(decoded['depth'])
 
-# %% ../../nbs/41_task_depth.ipynb #02f77787
+# %% ../../nbs/41_task_depth.ipynb #a78f1be6
 def validate(pred:DepthPrediction, sample) -> tuple:
     "Check a depth prediction against its sample; return its flags."
     arr = pred.depth
@@ -50,7 +50,9 @@ def validate(pred:DepthPrediction, sample) -> tuple:
                            details=dict(sample=sample.id, got=list(arr.shape), want=list(sample.ground_truth.depth.shape)))
     if not np.issubdtype(arr.dtype, np.floating):
         raise AdapterError(f"sample {sample.id}: depth prediction has dtype {arr.dtype}", hint="depth must be floating point (metres, or relative units)")
-    return () if np.isfinite(arr).all() else ('non_finite',)
+    if np.isfinite(arr).all(): return ('non_positive',) if arr.min() <= 0 else ()
+    with np.errstate(invalid='ignore'): nonpos = bool((arr[np.isfinite(arr)] <= 0).any())
+    return ('non_finite',) + (('non_positive',) if nonpos else ())
 
 # %% ../../nbs/41_task_depth.ipynb #4dfa2dd1
 def from_numpy(out, x, output_kind:str|None=None) -> DepthPrediction:
@@ -84,7 +86,7 @@ def hf_model(checkpoint:str, device:str='cpu', name:str|None=None, kind:str|None
                         hf_image_inputs(proc, device), output, module=model, device=device,
                         info=dict(adapter='transformers', checkpoint=str(checkpoint), architecture=type(model).__name__, output_kind=k))
 
-# %% ../../nbs/41_task_depth.ipynb #6487bc1f
+# %% ../../nbs/41_task_depth.ipynb #1557e42c
 AUTO_ALIGNMENT = {'metric': 'none', 'relative': 'lstsq', 'disparity': 'lstsq_disparity'}
 
 def add_arguments(p):
@@ -96,13 +98,14 @@ def add_arguments(p):
     g.add_argument('--min-depth', type=float, default=0.3, help='valid ground truth is above this, m (default: %(default)s)')
     g.add_argument('--max-depth', type=float, default=5.0, help='and below this, m (default: %(default)s)')
     g.add_argument('--silog-lambda', type=float, default=1.0, help='lambda of SILog (default: %(default)s; 0.85 in some papers)')
+    g.add_argument('--clamp', action='store_true', help="clip predictions to the valid range before scoring (Monodepth2's protocol; recorded)")
 
 def suite_options(options:dict, model) -> dict:
     "Keyword arguments of the depth suite from a run's options (alignment `auto` follows the model's output kind)."
     o = dict(options)
     kind = (getattr(model, 'info', None) or {}).get('output_kind') or 'metric'
     if o.get('alignment', 'auto') == 'auto': o['alignment'] = AUTO_ALIGNMENT.get(kind, 'none')
-    return {k: v for k, v in o.items() if k in ('alignment', 'pooled', 'min_depth', 'max_depth', 'silog_lambda')}
+    return {k: v for k, v in o.items() if k in ('alignment', 'pooled', 'min_depth', 'max_depth', 'silog_lambda', 'clamp')}
 
 # %% ../../nbs/41_task_depth.ipynb #ee3f4b2c
 def _metres(pred):
@@ -126,10 +129,10 @@ def draw(sample, pred=None) -> list:
                    Panel('|error| (m)', np.where(d > 0, np.abs(pred.depth - d), np.nan), 'magma')]
     return panels
 
-# %% ../../nbs/41_task_depth.ipynb #98e3a13a
+# %% ../../nbs/41_task_depth.ipynb #92d37051
 SPEC = register_task(TaskSpec(
     task='monocular_depth', primary_metric='absrel', higher_is_better=False, display_name='Monocular depth',
-    description='metric or relative depth from one RGB image', aliases=('depth',), default_model='depth_unet',
+    description='metric or relative depth from one RGB image', aliases=('depth',), default_model='depth_unet', list_order=10,
     fields={'rgb': Field('rgb', model_input=True), 'depth': Field('depth'), 'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=DepthPrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model,
     metric_suite='depth', suite_options=suite_options, add_arguments=add_arguments, temporal_stability=temporal_stability,

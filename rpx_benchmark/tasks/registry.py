@@ -37,7 +37,7 @@ class Field:
         "Whether the manifest holds a path to a file (every kind but `value`)."
         return self.kind != 'value'
 
-# %% ../../nbs/06_tasks_registry.ipynb #bd6de12d
+# %% ../../nbs/06_tasks_registry.ipynb #82a7daf7
 _NAME = re.compile(r'[a-z][a-z0-9_]*')
 
 def _norm(name) -> str: return str(getattr(name, 'value', name)).strip().lower().replace('-', '_')
@@ -59,6 +59,7 @@ class TaskSpec:
     from_numpy: Callable|None = None # from_numpy(output, model_input, output_kind) -> prediction
     from_torch: Callable|None = None # like from_numpy, for one sample's slice of a torch output (default: from_numpy)
     hf_model: Callable|None = None # hf_model(checkpoint, device, **options) -> BenchmarkModel
+    wrap_function: Callable|None = None # wrap_function(fn, name=...) -> BenchmarkModel: a plain function as a model (default: fn(rgb))
     metric_suite: str|None = None # name of the registered suite (default: the task's first)
     suite_options: Callable|None = None # suite_options(options: dict, model) -> keyword arguments of the suite
     add_arguments: Callable|None = None # add_arguments(parser): the task's own flags
@@ -68,6 +69,8 @@ class TaskSpec:
     synthesize: Callable|None = None # synthesize(ctx): write the task's splits of the synthetic dataset
     run: Callable|None = None # run(cfg: BenchConfig) -> (result, report, paths); default: pipeline.run_task
     output_kinds: tuple = () # what models of this task may declare as output_kind (e.g. metric/relative)
+    sample_metric: str|None = None # the per-sample metric drill-downs and plots show when the primary one is a corpus metric
+    list_order: float = 100 # where lists (widgets, `rpx_bench tasks`) place the task: lower first, then by registration
 
     def __post_init__(self):
         object.__setattr__(self, 'task', _norm(self.task))
@@ -99,7 +102,7 @@ class TaskSpec:
         "The fields a model may see."
         return tuple(k for k, f in self.fields.items() if f.model_input)
 
-_CALLABLES = ('ground_truth', 'validate', 'from_numpy', 'from_torch', 'hf_model', 'suite_options', 'add_arguments',
+_CALLABLES = ('ground_truth', 'validate', 'from_numpy', 'from_torch', 'hf_model', 'wrap_function', 'suite_options', 'add_arguments',
               'temporal_stability', 'geometric_coherence', 'draw', 'synthesize', 'run')
 
 # %% ../../nbs/06_tasks_registry.ipynb #da45d9ee
@@ -123,7 +126,7 @@ def make_suite(self:TaskSpec, options:dict|None=None, # the run's task options
                           hint="fix higher_is_better in the TaskSpec or the suite's MetricSpec")
     return suite
 
-# %% ../../nbs/06_tasks_registry.ipynb #5b27f892
+# %% ../../nbs/06_tasks_registry.ipynb #aef36a17
 TASKS = Registry('tasks', 'task')
 
 def register_task(spec:TaskSpec, # the task's spec
@@ -139,8 +142,8 @@ def unregister_task(name:str) -> None:
     TASKS.unregister(_norm(name))
 
 def available_tasks() -> list:
-    "The registered `TaskSpec`s in registration order."
-    return [s for _, s in TASKS.items()]
+    "The registered `TaskSpec`s, by `list_order` then registration order."
+    return sorted((s for _, s in TASKS.items()), key=lambda s: s.list_order)
 
 def get_task(name) -> TaskSpec:
     "The spec registered under `name` or one of its aliases; `ConfigError` with the closest name otherwise."

@@ -91,15 +91,16 @@ def hf_model(checkpoint:str, device:str='cpu', name:str|None=None, threshold:flo
                         hf_image_inputs(proc, device), output, module=model, device=device,
                         info=dict(adapter='transformers', checkpoint=str(checkpoint), architecture=type(model).__name__, output_kind='instances'))
 
-# %% ../../nbs/42_task_segmentation.ipynb #55f4a303
+# %% ../../nbs/42_task_segmentation.ipynb #7489a81d
 def add_arguments(p):
     "Flags of `rpx_bench bench segmentation`."
-    p.add_argument_group('segmentation metrics').add_argument(
-        '--iou-threshold', type=float, default=0.5, help='a predicted instance matches a ground-truth one above this IoU (default: %(default)s)')
+    g = p.add_argument_group('segmentation metrics')
+    g.add_argument('--iou-threshold', type=float, default=0.5, help='a predicted instance matches a ground-truth one above this IoU (default: %(default)s)')
+    g.add_argument('--void-id', type=int, default=None, help='ground-truth id of unannotated pixels, ignored as panopticapi does (default: none)')
 
 def suite_options(options:dict, model) -> dict:
     "Keyword arguments of the instance suite."
-    return {k: v for k, v in options.items() if k == 'iou_threshold'}
+    return {k: v for k, v in options.items() if k in ('iou_threshold', 'void_id')}
 
 def temporal_stability(s0, p0, s1, p1) -> float:
     "Mean matched IoU of consecutive predictions after warping frame t+1 into t (NaN without sensor depth)."
@@ -126,11 +127,11 @@ def draw(sample, pred=None) -> list:
         panels.append(Panel(f"prediction (PQ {m['pq']:.2f})", overlay(sample.rgb, pred.mask)))
     return panels
 
-# %% ../../nbs/42_task_segmentation.ipynb #9dde7d7e
+# %% ../../nbs/42_task_segmentation.ipynb #fc4344fc
 SPEC = register_task(TaskSpec(
     task='object_segmentation', primary_metric='pq', higher_is_better=True, display_name='Instance segmentation',
-    description='object instances from RGB-D; Hungarian-matched PQ', aliases=('segmentation', 'instance_segmentation'),
-    default_model='seg_unet',
+    description='object instances from RGB-D; dataset-level panoptic quality', aliases=('segmentation', 'instance_segmentation'),
+    default_model='seg_unet', list_order=20,
     fields={'rgb': Field('rgb', model_input=True), 'mask': Field('mask'), 'depth': Field('depth', required=False, model_input=True),
             'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=SegmentationPrediction, validate=validate, from_numpy=from_numpy,
