@@ -20,7 +20,7 @@ own binaries). This script does the same steps with Python packages and npm only
 3. convert each page with nbconvert and the template in `docs/templates/rpx` (a responsive layout with a
    menu, search box, table of contents, previous/next and source links), write each page's plain markdown
    beside it (`page.html.md`, as nbdev 3 does) and a full-text search index (`_static/search-index.js`,
-   searched in the browser by `_static/rpx.js`). Pages are named as nbdev names them (`50_widgets.ipynb`
+   searched in the browser by `_static/rpx.js`). Pages are named as nbdev names them (`80_widgets.ipynb`
    -> `widgets.html`), so the `Docs:` links in the package's modules resolve. require.js, the ipywidgets
    HTML manager (with its icon fonts) and MathJax 3 are served from the site itself (fetched once with
    `npm pack` into `docs/_vendor/`, git-ignored), so pages load with no network at all.
@@ -34,8 +34,8 @@ VENDOR = DOCS / '_vendor'
 TEMPLATES = DOCS / 'templates'
 SITE = TEMPLATES / 'assets'   # the site's own CSS, JS, icon and search page
 ASSETS = {'@jupyter-widgets/html-manager@1.0.15': 'html-manager', 'requirejs@2.3.8': 'requirejs', 'mathjax@3.2.2': 'mathjax'}
-GROUPS = {'0': 'Core', '1': 'Data', '2': 'Scoring and reports', '3': 'Models', '4': 'Tasks and running', '5': 'In Jupyter',
-          '9': 'Command line'}   # sidebar groups of the numbered chapters, by their first digit
+GROUPS = {'0': 'Core', '1': 'Data', '2': 'Running and reports', '3': 'Metrics', '4': 'Models', '5': 'Tasks: pixels and objects',
+          '6': 'Tasks: two views and geometry', '8': 'In Jupyter', '9': 'Command line'}   # sidebar groups of the numbered chapters, by their first digit
 
 # ---------------------------------------------------------------------------------------------- assets
 

@@ -8,8 +8,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NBS = sorted((ROOT / 'nbs').rglob('*.ipynb'))
 NBS = [p for p in NBS if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_')]
-SLOW = {'13_synth_dataset.ipynb', '31_nets.ipynb', '50_widgets.ipynb', 't3_extend.ipynb', 't4_reading_the_report.ipynb',
-        't2_bring_your_own_model.ipynb', 't7_pose_and_matching.ipynb', '43_object_annotations.ipynb', 't6_object_tasks.ipynb', 't8_dense_geometry.ipynb'}
+SLOW = {'13_synth_dataset.ipynb', '41_nets.ipynb', '80_widgets.ipynb', 't3_extend.ipynb', 't4_reading_the_report.ipynb',
+        't2_bring_your_own_model.ipynb', 't7_pose_and_matching.ipynb', '52_object_annotations.ipynb', 't6_object_tasks.ipynb', 't8_dense_geometry.ipynb'}
 
 RUN = textwrap.dedent('''
     import sys
