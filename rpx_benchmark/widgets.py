@@ -459,7 +459,7 @@ def _repr_mimebundle_(self:BenchmarkPanel, **kw):
     b['text/plain'] = f"BenchmarkPanel (run the cell to use it)" + (f": {self.model.value} on {self.task.value}" if self.model.value else '')
     return b
 
-# %% ../nbs/80_widgets.ipynb #b6217e70
+# %% ../nbs/80_widgets.ipynb #b7eba0a9
 class ResultsBrowser:
     "Runs of one task side by side: phase scores, accuracy against FLOPs and robustness, and a per-sample drill-down."
     def __init__(self, paths, # a result folder, result.json, glob pattern or folder of runs, or a list of these
@@ -470,16 +470,16 @@ class ResultsBrowser:
         self.order = W.ToggleButtons(options=['worst first', 'best first', 'dataset order'], value='worst first')
         self.phase = W.Dropdown(options=['all phases'] + [p.name for p in Phase], description='phase', layout=W.Layout(width='16em'))
         self.sample_sel = W.Select(description='sample', rows=8, layout=W.Layout(width='100%', max_width='40em'))
-        self.reload_button, self.note, self.sample_table = W.Button(description='Reload', icon='refresh'), W.HTML(), W.HTML()
+        self.reload_button, self.note, self.sample_table, self.table = W.Button(description='Reload', icon='refresh'), W.HTML(), W.HTML(), W.HTML()
         self.figures, self.drilled, self._busy = {}, None, False
         self.run.observe(lambda ch: self._samples(), 'value')
         for w_ in (self.order, self.phase): w_.observe(lambda ch: self._samples(), 'value')
         self.sample_sel.observe(lambda ch: self.drill(), 'value'); self.reload_button.on_click(lambda b: self.reload())
-        self.box = W.VBox([_row(self.reload_button, self.note), self.out_phase, self.out_scatter, W.HTML('<b>Per-sample drill-down</b>'),
+        self.box = W.VBox([_row(self.reload_button, self.note), self.table, self.out_phase, self.out_scatter, W.HTML('<b>Per-sample drill-down</b>'),
                            _row(self.run, self.phase, self.order), self.sample_sel, self.sample_table, self.out_sample], layout=W.Layout(width='100%'))
         self.reload()
 
-# %% ../nbs/80_widgets.ipynb #f8ba6dcd
+# %% ../nbs/80_widgets.ipynb #e5e1d7a3
 @patch
 def reload(self:ResultsBrowser):
     "Find and read the results again (runs written since appear; rewritten ones are re-read)."
@@ -492,7 +492,16 @@ def reload(self:ResultsBrowser):
     self.run.options = [(f"{d['model']['name']} · {p.parent.name}", i) for i, (d, p) in enumerate(zip(self.docs, files))]
     self.run.value = 0; self._busy = False
     self.note.value = f"{len(files)} run{'s' * (len(files) != 1)} of {self.docs[0]['task']}"
-    self._phase_plot(); self._scatter_plot(); self._samples()
+    self._table(); self._phase_plot(); self._scatter_plot(); self._samples()
+
+@patch
+def _table(self:ResultsBrowser):
+    "The leaderboard, best first, with coverage beside the score (a model that abstains shows it here)."
+    pm, cov = self.rows[0]['metric'], any(r['coverage'] is not None for r in self.rows)
+    head = ['#', 'model', 'split', 'samples', pm, '95% CI'] + ['coverage'] * cov + ['overall phase', 'STR c→i', 'GFLOPs', 'p50 ms/sample']
+    body = [[i + 1, r['model'], r['split'], r['n'], r['value'], r['ci95']] + [r['coverage']] * cov +
+            [r['overall'], r['str_int'], r['flops_g'], r['p50_ms']] for i, r in enumerate(self.rows)]
+    self.table.value = html_table(head, body, caption='Leaderboard (best first)')
 
 @patch
 def select(self:ResultsBrowser, folder):

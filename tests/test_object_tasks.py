@@ -226,7 +226,9 @@ def test_compare_ranks_models_of_each_task(tiny, tmp_path):
 # ---------- the shipped weights against the baselines, on the default data
 
 @pytest.mark.slow
-@pytest.mark.parametrize('task,baseline,learned', [('object_tracking', 'track_classical_sort', 'track_centernet_sort'),
+@pytest.mark.parametrize('task,baseline,learned', [('object_detection', 'det_classical', 'det_centernet'),
+                                                   ('open_vocab_detection', 'ovd_classical', 'ovd_centernet'),
+                                                   ('object_tracking', 'track_classical_sort', 'track_centernet_sort'),
                                                    ('visual_grounding', 'ground_classical', 'ground_centernet')])
 def test_learned_beats_baseline_on_sample(tiny, tmp_path, task, baseline, learned):
     "On the default `sample` data the learned model's interval lies above the baseline's, and phase scores differ."
