@@ -3,7 +3,7 @@
 High and medium defects have a test of their own; the low ones are one table-driven test that names each
 attack. Every attack must end as an `RPXError` with a hint (exit code 1 from the CLI), and nothing outside
 the dataset root or the cache may be read, written or deleted."""
-import hashlib, json, os, shutil, struct, subprocess, sys, tarfile, textwrap, time, zlib
+import hashlib, json, os, re, shutil, struct, subprocess, sys, tarfile, textwrap, time, zlib
 from pathlib import Path
 import numpy as np
 import pytest
@@ -155,6 +155,11 @@ def test_compare_does_not_rank_an_abstaining_model_first(tmp_path):
         assert docs[k]['coverage']['value'] < 0.6 <= docs['answers']['coverage']['value']
     md, _ = rpx.compare([tmp_path])
     assert 'coverage' in md.splitlines()[0], md
+    summary = next(p for p in tmp_path.rglob('summary.md') if 'abstains_nan' in str(p)).read_text()   # beside the score in the summary,
+    assert re.search(r'Coverage 0\.[0-5]\d*: ', summary), summary[:800]
+    from rpx_benchmark.widgets import ResultsBrowser                                                     # and in the browser's leaderboard
+    table = ResultsBrowser(str(tmp_path / 'monocular_depth' / '*' / '*')).table.value
+    assert '>coverage<' in table and table.count('<tr>') == 4
 
 # ---------- the reference toolkit's real Hub layout, end to end
 
