@@ -96,6 +96,8 @@ def test_api_reference(site):
     for entry in ('benchmarkrunner', 'benchmarkrunner.run', 'benchmarkrunner.run_with_deployment_readiness', 'latency_stats'):
         assert f'id="{entry}"' in runner, entry
     assert 'class BenchmarkRunner(' in runner and 'def BenchmarkRunner(' not in runner
+    loader = (site / 'loader.html').read_text()
+    for entry in ('rpxdataset', 'rpxdataset.load', 'rpxdataset.from_manifest', 'rpxdataset.batches'): assert f'id="{entry}"' in loader, entry
     depth = (site / 'depth_metrics.html').read_text()
     assert 'id="depthmetricsuite.compute"' in depth and 'id="depthmetricsuite.prepare"' in depth
     for page in pages(site):

@@ -111,9 +111,10 @@ def test_widgets_in_jupyterlab(lab, shots):
         panel.get_by_text('done in').wait_for(timeout=180_000)
         panel.get_by_role('tab', name='Metrics').click()
         assert 'absrel' in panel.inner_text()
+        panel.screenshot(path=str(shots / 'jupyterlab_panel_done.png'))   # before the browser below makes it taller than the window
         panel.get_by_role('button', name='Open in browser').click()
         panel.get_by_text('Per-sample drill-down').wait_for(timeout=60_000)
-        panel.screenshot(path=str(shots / 'jupyterlab_panel_done.png'))
+        assert 'Leaderboard (best first)' in panel.inner_text()
 
         run_cell(page, 3)                                   # the results browser over a glob
         rb = output_of(page, 3)
