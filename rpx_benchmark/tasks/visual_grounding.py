@@ -6,15 +6,15 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/task_grounding.html.md"""
 
 # %% auto #0
 __all__ = ['SPEC', 'GroundingGroundTruth', 'ground_truth', 'from_numpy', 'validate', 'make_numpy_grounder', 'hf_model', 'draw',
-           'synthesize']
+           'temporal_stability', 'synthesize']
 
-# %% ../../nbs/56_task_grounding.ipynb #3de047b5
+# %% ../../nbs/56_task_grounding.ipynb #c158946f
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import AdapterError, DatasetError
-from .objects import GroundingPrediction, check_boxes, hf_zero_shot, manifest_row, outside, write_annotations
+from .objects import GroundingPrediction, carry_boxes, check_boxes, hf_zero_shot, manifest_row, outside, write_annotations
 from .registry import Field, TaskSpec, register_task
 
 # %% ../../nbs/56_task_grounding.ipynb #1ad4c0cc
@@ -63,7 +63,7 @@ def validate(pred:GroundingPrediction, sample) -> tuple:
         raise AdapterError(f"sample {sample.id}: scores must be {n} finite numbers", hint="one finite score per expression (or none)")
     return ('box_outside_image',) if outside(b, sample.shape) else ()
 
-# %% ../../nbs/56_task_grounding.ipynb #44f93874
+# %% ../../nbs/56_task_grounding.ipynb #e8f7f4f8
 def make_numpy_grounder(fn, # the ModelInput (rgb, queries) -> Q x 4 boxes
                         name:str='numpy_grounder', batched:bool=False):
     "A grounding model from a numpy function of the model input (it needs the expressions)."
@@ -87,6 +87,18 @@ def draw(sample, pred=None) -> list:
                             boxes=[(*map(float, b), f'{k + 1}: {v:.2f}', '#d95f02') for k, (b, v) in enumerate(zip(pred.boxes, iou))]))
     return panels
 
+def temporal_stability(s0, p0:GroundingPrediction, s1, p1:GroundingPrediction) -> float:
+    "Answers to the expressions asked of the same object in both frames: t+1's carried into t with depth and poses, mean IoU with t's."
+    from rpx_benchmark.metrics.grounding import grounding_iou
+    g0, g1 = s0.ground_truth, s1.ground_truth
+    if g1.depth is None or s0.pose is None or s1.pose is None: return float('nan')
+    pairs = [(i, j) for i, t in enumerate(g0.texts) for j, u in enumerate(g1.texts) if t == u and g0.ids[i] == g1.ids[j]]
+    if not pairs: return float('nan')
+    i0, i1 = (list(x) for x in zip(*pairs))
+    carried, ok = carry_boxes(np.asarray(p1.boxes, np.float64)[i1], g1.depth, s0.pose, s1.pose, s0.intrinsics.K)
+    if not ok.any(): return float('nan')
+    return float(np.mean(grounding_iou(np.asarray(p0.boxes, np.float64)[i0][ok], carried[ok])))
+
 def synthesize(ctx):
     "Write the objects JSON of every frame, and manifests of the frames that have expressions (with the texts as queries)."
     docs = write_annotations(ctx)
@@ -94,7 +106,7 @@ def synthesize(ctx):
         ctx.write_manifest(split, [manifest_row(r, docs[r['id']][0], queries=[e['text'] for e in docs[r['id']][1]['expressions']])
                                    for r in rows if docs[r['id']][1]['expressions']])
 
-# %% ../../nbs/56_task_grounding.ipynb #a138e393
+# %% ../../nbs/56_task_grounding.ipynb #976e5f56
 SPEC = register_task(TaskSpec(
     task='visual_grounding', primary_metric='acc50', higher_is_better=True, display_name='Visual grounding',
     description='one box per referring expression; accuracy at IoU 0.5 by expression type', aliases=('grounding', 'referring'),
@@ -102,4 +114,4 @@ SPEC = register_task(TaskSpec(
     fields={'rgb': Field('rgb', model_input=True), 'depth': Field('depth', required=False, model_input=True), 'queries': Field('value', model_input=True),
             'objects': Field('json'), 'pose': Field('pose', required=False)},
     ground_truth=ground_truth, prediction_type=GroundingPrediction, validate=validate, from_numpy=from_numpy, hf_model=hf_model,
-    metric_suite='grounding', draw=draw, synthesize=synthesize, output_kinds=('boxes',)))
+    metric_suite='grounding', temporal_stability=temporal_stability, draw=draw, synthesize=synthesize, output_kinds=('boxes',)))
