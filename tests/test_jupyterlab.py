@@ -123,6 +123,9 @@ def test_widgets_in_jupyterlab(lab, shots):
         rb.locator('select').last.select_option(index=0)
         rb.locator('img').nth(2).wait_for(timeout=60_000)   # phase plot, scatter, and the drilled sample
         rb.screenshot(path=str(shots / 'jupyterlab_browser.png'))
+        sizes = page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]
+                                   .map(el => [el.scrollWidth, el.clientWidth])""")
+        assert len(sizes) >= 4 and all(sw <= cw + 1 for sw, cw in sizes), sizes   # every widget fits the notebook: no horizontal scrollbar
         page.screenshot(path=str(shots / 'jupyterlab_1280.png'), full_page=True)
         browser.close()
     assert not errors, errors
