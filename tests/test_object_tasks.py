@@ -138,9 +138,12 @@ def tiny_detr(path, labels):
     DetrForObjectDetection(cfg).eval().save_pretrained(path); DetrImageProcessor(size={'height': 64, 'width': 64}, do_pad=False).save_pretrained(path)
     return path
 
-def tiny_owlvit(path):
-    "A randomly initialised OWL-ViT with a byte-level CLIP tokenizer written here (no merges: one token per character)."
-    from transformers import CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
+def tiny_owlvit(path, v2=False):
+    "A randomly initialised OWL-ViT (or OWLv2) with a byte-level CLIP tokenizer written here (no merges: one token per character)."
+    import transformers as tf
+    from transformers import CLIPTokenizer
+    OwlViTConfig, OwlViTForObjectDetection, OwlViTProcessor = (getattr(tf, f'{"Owlv2" if v2 else "OwlViT"}{k}') for k in ('Config', 'ForObjectDetection', 'Processor'))
+    OwlViTImageProcessor = (lambda size, crop_size: tf.Owlv2ImageProcessor(size=size)) if v2 else tf.OwlViTImageProcessor
     bs = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
     cs = bs[:] + [256 + n for n in range(256 - len(bs))]; bs += [b for b in range(256) if b not in bs]
     chars = [chr(c) for c in cs]
@@ -181,10 +184,11 @@ def tiny_grounding_dino(path):
 def checkpoints(tmp_path_factory):
     pytest.importorskip('transformers')
     root = tmp_path_factory.mktemp('hf')
-    return dict(detr=tiny_detr(root / 'detr', CLASSES), coco_detr=tiny_detr(root / 'coco_detr', ['person', 'cup', 'dog']), owl=tiny_owlvit(root / 'owl'),
+    return dict(detr=tiny_detr(root / 'detr', CLASSES), coco_detr=tiny_detr(root / 'coco_detr', ['person', 'cup', 'dog']), owl=tiny_owlvit(root / 'owl'), owl2=tiny_owlvit(root / 'owl2', v2=True),
                 gdino=tiny_grounding_dino(root / 'gdino'))
 
 @pytest.mark.parametrize('task,ckpt', [('object_detection', 'detr'), ('object_tracking', 'detr'), ('open_vocab_detection', 'owl'), ('visual_grounding', 'owl'),
+                                       ('open_vocab_detection', 'owl2'), ('visual_grounding', 'owl2'),
                                        ('open_vocab_detection', 'gdino'), ('visual_grounding', 'gdino')])
 def test_transformers_checkpoints_run_through_the_cli(tiny, checkpoints, run_cli, tmp_path, task, ckpt):
     r = run_cli('bench', task, '--hf-checkpoint', checkpoints[ckpt], '--revision', 'tiny', '--plain', '--output-dir', tmp_path / 'out',
