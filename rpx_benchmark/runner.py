@@ -249,20 +249,20 @@ class RunState:
     peak_rss: float = 0.0
     batches: int = 0
 
-# %% ../nbs/21_runner.ipynb #cef8fab1
+# %% ../nbs/21_runner.ipynb #0242a6ac
 @patch
 def start(self:BenchmarkRunner) -> RunState:
-    "Open the journal (reusing its complete clips when resuming) and set the model up."
-    st = RunState(journal=Journal(self.journal_path, self.header(), self.resume) if self.journal_path else None)
+    "Set the model up, then open the journal (reusing its complete clips when resuming)."
+    if str(getattr(self.model, 'device', 'cpu')).startswith('cuda'):
+        import torch
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter(); self.model.setup(); t_setup = time.perf_counter() - t   # first: weights loaded in setup() are in the fingerprint
+    st = RunState(journal=Journal(self.journal_path, self.header(), self.resume) if self.journal_path else None, t_setup=t_setup)
     st.done_rows = list(st.journal.done) if st.journal else []
     for r in st.done_rows:
         if r.get('ts_prev') is not None: st.ts_vals.append((r['scene'], r['ts_prev']))
         if r.get('sgc') is not None: st.sgc_vals.append((r['scene'], r['sgc']))
         for fl in r.get('flags', []): st.flags[fl] = st.flags.get(fl, 0) + 1
-    if str(getattr(self.model, 'device', 'cpu')).startswith('cuda'):
-        import torch
-        torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter(); self.model.setup(); st.t_setup = time.perf_counter() - t
     st.peak_rss = rss_mb() or 0.0
     return st
 

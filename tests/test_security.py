@@ -374,3 +374,23 @@ def test_pickled_checkpoint_is_refused_with_a_hint(tmp_path):
 
 class Payload:
     def __reduce__(self): return (print, ('PWNED',))
+
+def test_weights_loaded_in_setup_are_part_of_the_fingerprint(copy, tmp_path):
+    "A model that loads its weights in setup() (as the API asks) is fingerprinted after it: another checkpoint cannot resume its rows."
+    import threading, torch
+    from rpx_benchmark.api import BenchmarkModel
+    from rpx_benchmark.errors import ConfigError, RunStopped
+    from rpx_benchmark.loader import RPXDataset
+    from rpx_benchmark.runner import BenchmarkRunner
+    from rpx_benchmark.tasks.monocular_depth import DepthPrediction
+    class Late(BenchmarkModel):
+        task, name = 'monocular_depth', 'late'
+        def __init__(self, w): self.w, self.net = w, None
+        def setup(self): self.net = torch.nn.Linear(1, 1, bias=False); torch.nn.init.constant_(self.net.weight, self.w)
+        @property
+        def torch_module(self): return self.net
+        def predict(self, batch): return [DepthPrediction(np.full(x.shape, 1.5, np.float32)) for x in batch]
+    ds, j, stop = RPXDataset.from_manifest(copy / MAN, batch_size=3), tmp_path / 'per_sample.jsonl', threading.Event()
+    with pytest.raises(RunStopped): BenchmarkRunner(Late(1.0), ds, journal=j, progress=lambda d, t: d == 4 and stop.set(), stop=stop).run()
+    with pytest.raises(ConfigError, match='another model fingerprint'): BenchmarkRunner(Late(2.0), ds, journal=j, resume=True).run()
+    assert BenchmarkRunner(Late(1.0), ds, journal=j, resume=True).run().resumed_rows > 0

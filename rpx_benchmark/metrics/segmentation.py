@@ -104,7 +104,7 @@ def pq_from_counts(tp, fp, fn, iou_sum) -> dict:
         den = tp + fp / 2 + fn / 2
         return dict(pq=iou_sum / den, sq=iou_sum / tp, rq=tp / den, precision=tp / (tp + fp), recall=tp / (tp + fn))
 
-# %% ../../nbs/31_segmentation_metrics.ipynb #959340e8
+# %% ../../nbs/31_segmentation_metrics.ipynb #e9dc13cb
 @register_metric
 class InstanceSegmentationSuite(MetricCalculator):
     "Instance segmentation: dataset-level PQ, SQ, RQ, precision and recall; per-image PQ and mIoU."
@@ -115,7 +115,13 @@ class InstanceSegmentationSuite(MetricCalculator):
             raise ConfigError(f"IoU threshold {iou_threshold!r} is not between 0 and 1", hint="pass --iou-threshold 0.5 (the panoptic standard)")
         super().__init__(iou_threshold=float(iou_threshold), void_id=void_id)
 
-    def _image(self, pred, sample): return instance_segmentation_metrics(pred.mask, sample.ground_truth.mask, self.options['iou_threshold'], self.options['void_id'])
+    def _image(self, pred, sample):
+        "One image's matching, computed once for `compute` and `evidence` of the same prediction (the runner asks both)."
+        last = getattr(self, '_last', None)   # holds `pred` itself, so its identity cannot be reused by another object
+        if last is None or last[0] is not pred or last[1] is not sample:
+            self._last = last = (pred, sample, instance_segmentation_metrics(pred.mask, sample.ground_truth.mask,
+                                                                            self.options['iou_threshold'], self.options['void_id']))
+        return last[2]
 
     def compute(self, pred, sample:Sample) -> dict:
         m = self._image(pred, sample)
