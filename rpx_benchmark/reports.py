@@ -227,7 +227,7 @@ def find_results(paths, # a result folder, result.json, glob pattern or a folder
     seen = set()
     return [q for q in out if not (q.resolve() in seen or seen.add(q.resolve()))]
 
-# %% ../nbs/23_reports.ipynb #797b8fc8
+# %% ../nbs/23_reports.ipynb #7511b802
 def leaderboard_rows(docs:list) -> list:
     "One row per run of one task and primary metric, sorted by the primary metric (best first)."
     keys = {(d['task'], d['protocol']['primary_metric']) for d in docs}
@@ -242,7 +242,8 @@ def leaderboard_rows(docs:list) -> list:
                          p50_ms=d['compute_cost']['latency_ms_per_sample']['p50'], hib=d['protocol']['higher_is_better'],
                          options=d['protocol'].get('options', {}), n=d['num_samples'],
                          coverage=(d['metrics'].get('coverage') or {}).get('value')))
-    rows.sort(key=lambda r: (r['value'] is None, -(r['value'] or 0) if r['hib'] else (r['value'] or 0)))
+    rows.sort(key=lambda r: (r['value'] is None, -(r['value'] or 0) if r['hib'] else (r['value'] or 0),
+                             -(r['coverage'] if r['coverage'] is not None else 1)))   # a tie goes to the model that answered more
     return rows
 
 def group_results(docs:list) -> dict:

@@ -142,10 +142,10 @@ def test_flops_per_sample_use_the_first_batchs_real_length(tmp_path):
     b = rpx.bench('depth', model='depth_unet', revision='tiny', batch_size=100, output_dir=tmp_path)[0].compute_cost['flops_g']
     assert abs(a - b) / a < 1e-6, (a, b)   # 27 samples in one batch of 100: divided by 27, not 100
 
-def test_compare_does_not_rank_an_abstaining_model_first(tmp_path):
+def test_compare_does_not_rank_an_abstaining_model_first(tmp_path, monkeypatch):
     "The audit's case: answering -1 (or NaN) where the answer would be wrong used to drop those pixels and rank first."
     import rpx_benchmark as rpx
-    os.environ.setdefault('RPX_CACHE_DIR', str(tmp_path / 'cache'))
+    if 'RPX_CACHE_DIR' not in os.environ: monkeypatch.setenv('RPX_CACHE_DIR', str(tmp_path / 'cache'))
     def answers(rgb): return np.full(rgb.shape[:2], 1.5, np.float32)             # right near the camera, wrong far away
     def abstains(rgb): d = answers(rgb); d[: d.shape[0] // 2] = -1; return d       # no answer on the (far) upper half
     def abstains_nan(rgb): d = answers(rgb); d[: d.shape[0] // 2] = np.nan; return d
@@ -155,6 +155,8 @@ def test_compare_does_not_rank_an_abstaining_model_first(tmp_path):
         assert docs[k]['coverage']['value'] < 0.6 <= docs['answers']['coverage']['value']
     md, _ = rpx.compare([tmp_path])
     assert 'coverage' in md.splitlines()[0], md
+    ranked = [l.split('|')[2].strip() for l in md.splitlines() if re.match(r'\| \d+ \|', l)]
+    assert ranked[0] == 'answers' and len(ranked) == 3, md                                               # the abstainers rank below
     summary = next(p for p in tmp_path.rglob('summary.md') if 'abstains_nan' in str(p)).read_text()   # beside the score in the summary,
     assert re.search(r'Coverage 0\.[0-5]\d*: ', summary), summary[:800]
     from rpx_benchmark.widgets import ResultsBrowser                                                     # and in the browser's leaderboard
