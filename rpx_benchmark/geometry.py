@@ -63,7 +63,7 @@ def look_at(eye, target, up=(0., 0., 1.)) -> np.ndarray:
     T = np.eye(4); T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = r, d, f, eye
     return T
 
-# %% ../nbs/08_geometry.ipynb #670cf731
+# %% ../nbs/08_geometry.ipynb #3cb5fe87
 def pixel_grid(h:int, w:int) -> tuple:
     "Pixel-centre coordinates `(u, v)` as float arrays of shape `(h, w)`."
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -81,22 +81,58 @@ def backproject(depth:np.ndarray, # H x W depth (z) in metres; <= 0 or non-finit
     y = (v[ok] - K[1, 2]) / K[1, 1] * z
     return np.stack([x, y, z], 1), ok
 
-def _projections(depth_b, T_a, T_b, K):
-    "For every pixel of b: the pixel it lands on in a (u, v, rounded) and its depth there, in float64."
-    h, w = depth_b.shape
+def _homography(T_a, T_b, K) -> tuple:
+    "`H, e` with a's homogeneous pixel `= (H [u v 1]^T) z + e` for b's pixel `(u, v)` at depth `z`: `H = K R K^-1`, `e = K t`."
     rel = np.linalg.inv(T_a) @ T_b
     Kf = np.asarray(K, np.float64)
-    H, e = Kf @ rel[:3, :3] @ np.linalg.inv(Kf), Kf @ rel[:3, 3]   # a's homogeneous pixel = (H [u v 1]^T) z + e
-    z = depth_b.astype(np.float64)
-    uu, vv = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)[:, None]
-    den = ((H[2, 0] * uu + H[2, 2]) + H[2, 1] * vv) * z + e[2]   # = the depth in a's camera
-    nx = ((H[0, 0] * uu + H[0, 2]) + H[0, 1] * vv) * z + e[0]
-    ny = ((H[1, 0] * uu + H[1, 2]) + H[1, 1] * vv) * z + e[1]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        u, v = np.rint(nx / den), np.rint(ny / den)
-        keep = (z > 0) & (z < np.inf) & (den > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    return u, v, den, keep
+    return Kf @ rel[:3, :3] @ np.linalg.inv(Kf), Kf @ rel[:3, 3]
 
+# %% ../nbs/08_geometry.ipynb #a9afbc22
+import threading
+
+_scratch = threading.local()
+
+def _workspace(h:int, w:int, rows:int) -> dict:
+    "This thread's scratch arrays for warping `h x w` frames `rows` rows at a time, kept between calls."
+    ws = getattr(_scratch, 'ws', None)
+    if ws is None or ws['shape'] != (h, w, rows):
+        import torch
+        n = min(rows, h)
+        ws = dict(shape=(h, w, rows), bufs=[np.empty((n, w)) for _ in range(3)], keep=np.empty((n, w), bool),
+                  pix=np.empty(h * w, np.int64), z=np.empty(h * w), zbuf=np.empty(h * w + 1))
+        ws['tbufs'], ws['tz'] = [torch.from_numpy(b) for b in ws['bufs']], torch.from_numpy(ws['z'])
+        _scratch.ws = ws
+    return ws
+
+# %% ../nbs/08_geometry.ipynb #162f0993
+def _landings(depth_b:np.ndarray, # H x W depth of frame b
+              T_a:np.ndarray, T_b:np.ndarray, K:np.ndarray) -> tuple:
+    "For every pixel of b: `(index of the pixel of a it lands on, or h*w where none; its depth in a)`, in scratch arrays."
+    import torch
+    h, w = depth_b.shape
+    H, e = _homography(T_a, T_b, K)
+    uu, vv = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)[:, None]
+    row = [torch.from_numpy(H[i, 0] * uu + H[i, 2]) for i in range(3)]
+    col = [torch.from_numpy(H[i, 1] * vv) for i in range(3)]
+    rows = max(1, 20480 // w)
+    ws = _workspace(h, w, rows)
+    pix, z = ws['pix'], ws['z']
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows); m = r1 - r0
+        (zc, xc, yc), (_, tx, ty), keep = (b[:m] for b in ws['bufs']), (t[:m] for t in ws['tbufs']), ws['keep'][:m]
+        dc, td, pc = z[r0 * w:r1 * w].reshape(m, w), ws['tz'][r0 * w:r1 * w].view(m, w), pix[r0 * w:r1 * w].reshape(m, w)
+        d = depth_b[r0:r1]; np.copyto(zc, d, casting='unsafe')
+        with np.errstate(all='ignore'):   # NaN, inf and overflowing depths are dropped by `keep`
+            for out, t, i in ((dc, td, 2), (xc, tx, 0), (yc, ty, 1)):
+                torch.add(row[i], col[i][r0:r1], out=t); out *= zc; out += e[i]
+            np.divide(xc, dc, out=xc); np.rint(xc, out=xc); np.divide(yc, dc, out=yc); np.rint(yc, out=yc)
+            np.greater(d, 0, out=keep); keep &= d < np.inf; keep &= dc > 1e-6
+            keep &= xc >= 0; keep &= xc < w; keep &= yc >= 0; keep &= yc < h
+            yc *= w; yc += xc; np.copyto(pc, yc, casting='unsafe', where=keep)
+        np.logical_not(keep, out=keep); np.copyto(pc, h * w, where=keep)
+    return pix, z
+
+# %% ../nbs/08_geometry.ipynb #2147d20c
 def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
                  T_a:np.ndarray, # camera-to-world pose of frame a (4x4)
                  T_b:np.ndarray, # camera-to-world pose of frame b (4x4)
@@ -104,21 +140,19 @@ def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
                  values_b:np.ndarray|None=None, # H x W values carried along (e.g. instance ids)
                 ) -> tuple:
     "Frame b warped into frame a: (depth in a's camera, carried values), z-buffered; depth 0 where nothing lands."
-    import torch
     h, w = depth_b.shape
-    u, v, den, keep = _projections(depth_b, T_a, T_b, K)
-    src = np.flatnonzero(keep)
-    pix = torch.from_numpy((v.ravel()[src] * w + u.ravel()[src]).astype(np.int64))
-    z = torch.from_numpy(den.ravel()[src])
-    zbuf = torch.full((h * w,), np.inf, dtype=torch.float64).scatter_reduce_(0, pix, z, 'amin')   # nearest surface per pixel
-    depth = zbuf.numpy(); depth = np.where(depth < np.inf, depth, 0).astype(np.float32).reshape(h, w)
+    pix, z = _landings(depth_b, T_a, T_b, K)
+    zbuf = _workspace(h, w, max(1, 20480 // w))['zbuf']
+    zbuf.fill(np.inf)
+    with np.errstate(invalid='ignore'): np.minimum.at(zbuf, pix, z)   # nearest surface per pixel; the last slot takes the rest (NaNs too)
+    depth = zbuf[:h * w].astype(np.float32); depth[depth == np.inf] = 0
     carried = None
-    if values_b is not None:   # the value of the nearest point; among equally near ones, the first in row-major order
-        win = (z == zbuf[pix]).numpy()
-        first = torch.full((h * w,), -1, dtype=torch.int64).scatter_reduce_(0, pix[win], torch.from_numpy(src[win]), 'amin', include_self=False)
-        f = first.numpy(); have = f >= 0
-        carried = np.zeros(h * w, values_b.dtype); carried[have] = values_b.ravel()[f[have]]; carried = carried.reshape(h, w)
-    return depth, carried
+    if values_b is not None:
+        win = pix < h * w; win &= z == zbuf[pix]
+        first = np.full(h * w, h * w, np.int64); np.minimum.at(first, pix[win], np.flatnonzero(win))
+        have = first < h * w
+        carried = np.zeros(h * w, values_b.dtype); carried[have] = values_b.ravel()[first[have]]; carried = carried.reshape(h, w)
+    return depth.reshape(h, w), carried
 
 def reproject_depth(depth_b:np.ndarray, T_a:np.ndarray, T_b:np.ndarray, K:np.ndarray) -> np.ndarray:
     "Depth of frame `b` warped into frame `a` (z-buffered forward warp; 0 where nothing lands)."

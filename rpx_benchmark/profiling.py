@@ -72,6 +72,20 @@ def _extra_formulas() -> dict:
     return {op: _sdpa_flops for op in (getattr(aten, '_scaled_dot_product_flash_attention_for_cpu', None),
                                         getattr(aten, 'scaled_dot_product_attention', None)) if op is not None}
 
+# %% ../nbs/16_profiling.ipynb #51082818
+def _op_name(func) -> str:
+    return str(getattr(func, '_overloadpacket', func)).replace('aten.', '')
+
+def _no_formula(*args, **kwargs) -> int: return 0   # never called: the counter looks formulas up by packet, not by overload
+
+def _whole_ops() -> dict:
+    "Every overload of the interpolation operators, mapped so that the counter runs them instead of decomposing them."
+    import torch
+    aten = torch.ops.aten
+    packets = [getattr(aten, n) for n in dir(aten)
+               if (n.lstrip('_').startswith('upsample_') or n.startswith('grid_sampler')) and 'backward' not in n]
+    return {getattr(p, ov): _no_formula for p in packets for ov in p.overloads()}
+
 # %% ../nbs/16_profiling.ipynb #afe83472
 import contextlib, time
 
@@ -86,10 +100,7 @@ def _no_fastpath():
     try: yield
     finally: mha.set_fastpath_enabled(was)
 
-# %% ../nbs/16_profiling.ipynb #032a03de
-def _op_name(func) -> str:
-    return str(getattr(func, '_overloadpacket', func)).replace('aten.', '')
-
+# %% ../nbs/16_profiling.ipynb #afb0cc18
 def count_flops(fn, # a callable: a torch module, a function, a model's predict...
                 *args, **kwargs) -> FlopCount:
     "Run `fn(*args, **kwargs)` once and count its FLOPs; `flops` is None (with a reason) when no torch op ran."
@@ -106,13 +117,14 @@ def count_flops(fn, # a callable: a torch module, a function, a model's predict.
             name = _op_name(func); calls[name] += 1; secs[name] += time.perf_counter() - t
             return out
 
-    counter = FlopCounterMode(display=False, custom_mapping=_extra_formulas())
+    whole = _whole_ops()
+    counter = FlopCounterMode(display=False, custom_mapping={**_extra_formulas(), **whole})
     with _no_fastpath(), _Recorder(), counter:
         t0 = time.perf_counter(); result = fn(*args, **kwargs); wall = time.perf_counter() - t0
     if not calls:
         return FlopCount(None, reason='no torch operation ran (not a torch model, or it computes outside torch)', result=result)
     by_op = {_op_name(k): int(v) for k, v in counter.get_flop_counts().get('Global', {}).items() if v}
-    formula_ops = {_op_name(k) for k in counter.flop_registry}
+    formula_ops = {_op_name(k) for k in counter.flop_registry if k not in whole}
     uncounted = sorted(op for op in calls if op not in formula_ops and op not in ZERO_FLOP_OPS)
     op_time = sum(secs.values())
     return FlopCount(int(counter.get_total_flops()), by_op, uncounted, dict(calls), result=result,

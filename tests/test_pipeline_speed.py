@@ -1,5 +1,5 @@
 """The fast paths give the same answers as the slow ones: the forward warp against the back-project-and-sort
-formulation it replaced, the pipelined runner (decode ahead, score behind) against a serial run, and
+formulation it replaced and against the same arithmetic done on the whole frame at once, the pipelined runner (decode ahead, score behind) against a serial run, and
 errors and Ctrl-C inside the pipeline."""
 import json
 import numpy as np
@@ -46,6 +46,72 @@ def test_forward_warp_equals_the_sorting_reference(seed):
     ids = rng.integers(0, 30, (h, w)).astype(np.int32)
     got, want = forward_warp(d, Ta, Tb, K, ids), reference_warp(d, Ta, Tb, K, ids)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+def whole_frame_warp(depth_b, T_a, T_b, K, values_b=None):
+    "The same arithmetic as `forward_warp`, on the whole frame at once, with fresh arrays (the version before blocks)."
+    import torch
+    h, w = depth_b.shape
+    rel = np.linalg.inv(T_a) @ T_b
+    Kf = np.asarray(K, np.float64)
+    H, e = Kf @ rel[:3, :3] @ np.linalg.inv(Kf), Kf @ rel[:3, 3]
+    z = depth_b.astype(np.float64)
+    uu, vv = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)[:, None]
+    with np.errstate(all='ignore'):   # the hostile depths overflow and make NaNs on purpose
+        den = ((H[2, 0] * uu + H[2, 2]) + H[2, 1] * vv) * z + e[2]
+        nx = ((H[0, 0] * uu + H[0, 2]) + H[0, 1] * vv) * z + e[0]
+        ny = ((H[1, 0] * uu + H[1, 2]) + H[1, 1] * vv) * z + e[1]
+        u, v = np.rint(nx / den), np.rint(ny / den)
+        keep = (z > 0) & (z < np.inf) & (den > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    src = np.flatnonzero(keep)
+    pix = torch.from_numpy((v.ravel()[src] * w + u.ravel()[src]).astype(np.int64))
+    zt = torch.from_numpy(den.ravel()[src])
+    zbuf = torch.full((h * w,), np.inf, dtype=torch.float64).scatter_reduce_(0, pix, zt, 'amin')
+    depth = zbuf.numpy(); depth = np.where(depth < np.inf, depth, 0).astype(np.float32).reshape(h, w)
+    carried = None
+    if values_b is not None:
+        win = (zt == zbuf[pix]).numpy()
+        first = torch.full((h * w,), -1, dtype=torch.int64).scatter_reduce_(0, pix[win], torch.from_numpy(src[win]), 'amin', include_self=False)
+        f = first.numpy(); have = f >= 0
+        carried = np.zeros(h * w, values_b.dtype); carried[have] = values_b.ravel()[f[have]]; carried = carried.reshape(h, w)
+    return depth, carried
+
+def hostile_depth(rng, h, w):
+    "Depths with every kind of trouble: zeros, negatives, NaN, +-inf, tiny and huge values, ties."
+    d = rng.uniform(0.2, 6.0, (h, w)).astype(np.float32)
+    for value, p in ((0, .05), (-1.5, .03), (np.nan, .03), (np.inf, .02), (-np.inf, .02), (1e-30, .02), (3e38, .02), (1e6, .02)):
+        d[rng.uniform(size=(h, w)) < p] = value
+    d[: h // 3, : w // 3] = 1.0   # a flat patch: many equal depths landing on the same pixels
+    return d
+
+SHAPES = [(1, 1), (1, 7), (7, 1), (2, 3), (33, 17), (61, 321), (240, 320), (97, 640), (480, 640)]
+
+@pytest.mark.parametrize('h,w', SHAPES)
+def test_blocked_warp_is_bit_identical_to_the_whole_frame_one(h, w):
+    rng = np.random.default_rng(h * 1000 + w)
+    K = np.array([[0.9 * max(w, 2), 0, (w - 1) / 2], [0, 0.9 * max(w, 2), (h - 1) / 2], [0, 0, 1]])
+    eye = np.array([1.2, 0.3, 1.35])
+    poses = [(look_at(eye, [0, 0, 0.8]), look_at(eye + rng.normal(0, 0.05, 3), [0, 0, 0.8])),   # a small step
+             (look_at(eye, [0, 0, 0.8]), look_at(-eye, [0, 0, 0.8])),                          # facing the other way: all behind
+             (np.eye(4), np.eye(4))]                                                            # no motion
+    for Ta, Tb in poses:
+        d, ids = hostile_depth(rng, h, w), rng.integers(-5, 30, (h, w)).astype(np.int16)
+        got, want = forward_warp(d, Ta, Tb, K, ids), whole_frame_warp(d, Ta, Tb, K, ids)
+        assert got[0].dtype == np.float32 and got[1].dtype == np.int16
+        np.testing.assert_array_equal(got[0], want[0]); np.testing.assert_array_equal(got[1], want[1])
+
+def test_blocked_warp_is_safe_across_threads():
+    "Each thread has its own scratch arrays: concurrent warps of different shapes give each its own answer."
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(7)
+    jobs = []
+    for h, w in [(61, 321), (240, 320), (97, 640), (33, 17)] * 3:
+        K = np.array([[0.9 * w, 0, (w - 1) / 2], [0, 0.9 * w, (h - 1) / 2], [0, 0, 1]])
+        Ta, Tb = look_at([1.2, 0.3, 1.35], [0, 0, 0.8]), look_at([1.25, 0.3, 1.3], [0, 0, 0.8])
+        jobs.append((hostile_depth(rng, h, w), Ta, Tb, K, rng.integers(0, 9, (h, w))))
+    with ThreadPoolExecutor(4) as ex: got = list(ex.map(lambda j: forward_warp(*j), jobs * 3))
+    for j, g in zip(jobs * 3, got):
+        want = whole_frame_warp(*j)
+        np.testing.assert_array_equal(g[0], want[0]); np.testing.assert_array_equal(g[1], want[1])
 
 @pytest.fixture(scope='module')
 def root(tmp_path_factory): return generate(tmp_path_factory.mktemp('d') / 'rpx', 'tiny')

@@ -49,6 +49,15 @@ def test_flop_batch_is_the_warmup_batch_and_is_scored(root):
     r = BenchmarkRunner(Fn(f), ds(root, batch_size=4), warmup_batches=0).run()
     assert len(calls) == 31 and 'extra, untimed call' in r.compute_cost['flops_note']   # without warm-up it must be timed too
 
+def test_the_counted_batch_predicts_what_an_uncounted_one_does(root):
+    "The FLOP counter must not change the predictions it scores (its Python decomposition of interpolation rounds differently)."
+    from rpx_benchmark.models.registry import resolve
+    strip = lambda r: [{k: v for k, v in row.items() if k != 'latency_ms'} for row in r.rows]
+    counted = BenchmarkRunner(resolve('depth_unet'), ds(root, batch_size=4), count_flops=True).run()
+    plain = BenchmarkRunner(resolve('depth_unet'), ds(root, batch_size=4), count_flops=False).run()
+    assert strip(counted) == strip(plain)   # bit-identical metrics on every row, the first batch included
+    assert counted.compute_cost['flops_g'] > 0 and 'upsample_bilinear2d' in counted.compute_cost['uncounted_ops']
+
 def test_models_see_no_ground_truth(root):
     seen = []
     def f(x, gt):
