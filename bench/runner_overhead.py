@@ -2,6 +2,9 @@
 
 Run: python bench/runner_overhead.py [--sizes sample large] [--repeats 3] [--only waiting_5ms ...]
 
+The last column says how the runner scheduled its own work (decoding ahead, scoring) for that model:
+beside the model, or between its calls, with the CPU cores the model kept busy in its first timed batch.
+
 Also printed per resolution: decoding cost per sample (serial, and with the runner's decoding threads)
 and the cost of one forward warp (the temporal-stability z-buffer) against the sorting implementation it
 replaced.
@@ -51,11 +54,21 @@ def bare(model, ds) -> float:
         model.predict([ModelInput(s, ds.spec.model_inputs) for s in batch])
     return time.perf_counter() - t
 
+PIPELINE = {}
+
 def harness(model, ds, **kw) -> float:
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        BenchmarkRunner(model, ds, journal=Path(d) / 'per_sample.jsonl', **kw).run()
+        r = BenchmarkRunner(model, ds, journal=Path(d) / 'per_sample.jsonl', **kw).run()
+    PIPELINE[model.name] = r.timing['pipeline']
     return time.perf_counter() - t
+
+def pipeline(name) -> str:
+    "How the runner scheduled its own work around the model: beside it, or between its calls."
+    p = PIPELINE.get(name) or {}
+    cores = p.get('model_cpu_cores')
+    how = 'beside' if p.get('overlap') else 'between'
+    return f"{how} ({cores:.2f} of {p.get('cpu_cores')} cores)" if cores is not None else how
 
 CONFIGS = [  # name, model factory, samples, batch size, goal at 240x320
     ('waiting_5ms', lambda: Waiting(5), 48, 1, 1.10),
@@ -90,7 +103,7 @@ def main():
     ap.add_argument('--only', nargs='*', default=None, help='configurations to run (default: all)')
     ap.add_argument('--workers', default='auto', help="the runner's --workers (default: auto)")
     a = ap.parse_args()
-    print(f"{'model':14s} {'size':8s} {'samples':>7s} {'bare s':>8s} {'runner s':>9s} {'ratio':>6s} {'goal':>6s}")
+    print(f"{'model':14s} {'size':8s} {'samples':>7s} {'bare s':>8s} {'runner s':>9s} {'ratio':>6s} {'goal':>6s}  harness work")
     notes = []
     for size in a.sizes:
         full = RPXDataset.from_manifest(download_split('monocular_depth', 'all', revision=size))
@@ -107,7 +120,7 @@ def main():
             for _ in range(a.repeats): b.append(bare(model, ds)); r.append(harness(model, ds, workers=a.workers))
             ratio = min(r) / min(b)
             g = f'{goal:.2f}' if size == 'sample' else '-'
-            print(f"{name:14s} {size:8s} {len(ds):7d} {min(b):8.3f} {min(r):9.3f} {ratio:6.2f} {g:>6s}", flush=True)
+            print(f"{name:14s} {size:8s} {len(ds):7d} {min(b):8.3f} {min(r):9.3f} {ratio:6.2f} {g:>6s}  {pipeline(model.name)}", flush=True)
     print(); print('\n'.join(notes))
 
 if __name__ == '__main__': main()

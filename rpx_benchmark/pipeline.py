@@ -25,7 +25,7 @@ from .tasks.registry import TaskSpec, get_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/20_pipeline.ipynb #7efbc075
+# %% ../nbs/20_pipeline.ipynb #5f1cbd1c
 @dataclass
 class BenchConfig:
     "Everything one benchmark run needs to know."
@@ -47,7 +47,7 @@ class BenchConfig:
     seed: int = 0
     plain: bool = False # no progress bar
     quiet: bool = False # print nothing (the Python API default)
-    workers: Any = 'auto' # decoding threads ('auto': one per core, at most 4; 0: decode in the model's thread)
+    workers: Any = 'auto' # decoding threads ('auto': one per core, at most 4, when the model leaves a core idle; 0: none)
     warmup_batches: int = 1
     n_boot: int = 2000
     nonfinite: str = 'flag'
@@ -55,7 +55,7 @@ class BenchConfig:
     stop: Any = None # a threading.Event checked between batches (a widget's Stop button); set, the run ends with `RunStopped`
     options: dict = field(default_factory=dict) # the task's own options (its flags), defaults filled in
 
-# %% ../nbs/20_pipeline.ipynb #d0f4903e
+# %% ../nbs/20_pipeline.ipynb #0c7ec8e3
 def add_common_arguments(p:argparse.ArgumentParser, spec:TaskSpec):
     "The flags every task's `bench` subcommand shares."
     g = p.add_argument_group('model (priority: --model, then --hf-checkpoint)')
@@ -75,7 +75,8 @@ def add_common_arguments(p:argparse.ArgumentParser, spec:TaskSpec):
     r.add_argument('--overwrite', action='store_true', help="replace the results of another model that the run's folder holds")
     r.add_argument('--timeout', type=float, default=None, help='seconds one batch may take before the run stops (resumable)')
     r.add_argument('--seed', type=int, default=0, help='seed for torch and numpy (default: %(default)s)')
-    r.add_argument('--workers', default='auto', help="threads decoding ahead of the model: a number, or auto for one per core (default: %(default)s)")
+    r.add_argument('--workers', default='auto', help="threads decoding ahead of the model: a number, or auto: one per core (at most 4) "
+                   "when the model leaves a core idle, else none, decoding between model calls (default: %(default)s)")
     r.add_argument('--warmup-batches', type=int, default=1, help='whole batches left out of latency (default: %(default)s)')
     r.add_argument('--plain', action='store_true', help='no progress bar')
 

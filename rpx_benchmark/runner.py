@@ -6,7 +6,7 @@ Docs: https://rpx-benchmark.github.io/rpx_benchmark/runner.html.md"""
 
 # %% auto #0
 __all__ = ['log', 'MIN_N', 'PHASE_ORDER', 'resolve_device', 'rss_mb', 'environment', 'latency_stats', 'BenchmarkResult',
-           'Journal', 'BenchmarkRunner', 'RunState']
+           'Journal', 'BenchmarkRunner', 'RunState', 'cpu_cores']
 
 # %% ../nbs/21_runner.ipynb #a19a4980
 import contextlib, copy, json, math, os, platform, re, threading, time
@@ -182,7 +182,7 @@ def _model_errors(model, batch):
                          hint="fix the model or its adapter; the journal keeps finished samples, rerun with --resume",
                          details=dict(samples=[s.id for s in batch])) from e
 
-# %% ../nbs/21_runner.ipynb #88924cdc
+# %% ../nbs/21_runner.ipynb #41dc1213
 class BenchmarkRunner:
     "Runs a model over a dataset and measures the three axes."
     def __init__(self, model:BenchmarkModel, # the model under test
@@ -190,7 +190,7 @@ class BenchmarkRunner:
                  metric_suite:MetricCalculator|None=None, # default: the task's suite, configured for the model
                  *,
                  warmup_batches:int=1, # whole batches excluded from latency
-                 workers='auto', # decoding threads ahead of the model ('auto': one per core, at most 4; 0: none)
+                 workers='auto', # decoding threads ahead of the model ('auto': adaptive, see `feed`; 0: none)
                  nonfinite:str='flag', # 'flag' non-finite predictions, or raise on them ('error')
                  journal:str|Path|None=None, # per_sample.jsonl path
                  resume:bool=False, # reuse the journal's complete clips
@@ -210,6 +210,7 @@ class BenchmarkRunner:
         self.suite = metric_suite or self.spec.make_suite({}, model)
         from rpx_benchmark.loader import resolve_workers
         self.warmup, self.workers, self.nonfinite = int(warmup_batches), resolve_workers(workers), nonfinite
+        self.adaptive = workers in (None, 'auto')
         self.journal_path, self.resume, self.do_flops, self.progress = journal, resume, count_flops, progress
         self.temporal_hook = temporal_hook or self.spec.temporal_stability
         self.sgc_hook = sgc_hook or self.spec.geometric_coherence
@@ -226,7 +227,10 @@ def header(self:BenchmarkRunner) -> dict:
                 model_fingerprint=self.model.fingerprint(), protocol=self.suite.protocol(), task=self.task, split=self.dataset.split,
                 clip_sizes=clips)
 
-# %% ../nbs/21_runner.ipynb #864cc5c2
+# %% ../nbs/21_runner.ipynb #401ea64b
+def _open_gate() -> threading.Event:
+    e = threading.Event(); e.set(); return e
+
 @dataclass
 class RunState:
     "What a run accumulates as it goes."
@@ -248,6 +252,9 @@ class RunState:
     t_setup: float = 0.0
     peak_rss: float = 0.0
     batches: int = 0
+    gate: threading.Event = field(default_factory=_open_gate) # set: the harness's threads may work (cleared while a CPU-bound model runs)
+    overlap: bool|None = None # may the harness work while the model runs? (None: not measured yet)
+    model_cores: float|None = None # CPU cores the model kept busy during its first timed batch
 
 # %% ../nbs/21_runner.ipynb #0242a6ac
 @patch
@@ -275,7 +282,7 @@ def todo(self:BenchmarkRunner, st:RunState):
     if done: log.info("resuming: %d samples reused from %s, %d to compute", len(done), self.journal_path, len(ds))
     return ds
 
-# %% ../nbs/21_runner.ipynb #02476d28
+# %% ../nbs/21_runner.ipynb #313b7193
 def _grad_ctx():
     try:
         import torch
@@ -305,16 +312,32 @@ def predict_batch(self:BenchmarkRunner, batch:list, st:RunState) -> tuple:
         with _grad_ctx(), _model_errors(model, batch): return self._count_flops(inputs)
     def timed():
         device = getattr(model, 'device', 'cpu'); _sync(device)
-        t1 = time.perf_counter()
-        with _grad_ctx(), _model_errors(model, batch): preds = model.predict(inputs)
-        _sync(device); return preds, (time.perf_counter() - t1) * 1000
-    if st.batches == 0 and self.do_flops:
-        st.flop, st.flop_batch = _bounded(counted, self.timeout, model, batch), len(batch)
-        if self.warmup > 0: return self._check_count(st.flop.result, batch), None
-    preds, dt = _bounded(timed, self.timeout, model, batch)
+        with _grad_ctx(), _model_errors(model, batch):
+            c1, t1 = time.process_time(), time.perf_counter()
+            preds = model.predict(inputs); _sync(device)
+            return preds, (time.perf_counter() - t1) * 1000, time.process_time() - c1
+    if not st.overlap: st.gate.clear()   # the harness's threads pause until the model returns
+    try:
+        if st.batches == 0 and self.do_flops:
+            st.flop, st.flop_batch = _bounded(counted, self.timeout, model, batch), len(batch)
+            if self.warmup > 0: return self._check_count(st.flop.result, batch), None
+        preds, dt, cpu = _bounded(timed, self.timeout, model, batch)
+    finally: st.gate.set()
+    if st.overlap is None and st.batches >= self.warmup: self._decide_overlap(st, cpu, dt)
     st.t_model += dt / 1000
     if st.batches >= self.warmup: st.batch_ms.append(dt); st.batch_sizes.append(len(batch))
     return self._check_count(preds, batch), dt
+
+def cpu_cores() -> int:
+    "The CPU cores this process may run on."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+@patch
+def _decide_overlap(self:BenchmarkRunner, st:RunState, cpu:float, ms:float):
+    "After the first timed batch past the warm-up: the harness works beside the model only if it left at least half a core idle."
+    st.model_cores = cpu / (ms / 1000) if ms > 0 else 0.0
+    st.overlap = st.model_cores <= cpu_cores() - 0.5
 
 @patch
 def _count_flops(self:BenchmarkRunner, inputs):
@@ -331,22 +354,28 @@ def _check_count(self:BenchmarkRunner, preds, batch) -> list:
                          hint="predict() must return exactly one prediction per sample, in order")
     return preds
 
-# %% ../nbs/21_runner.ipynb #7c6b6171
+# %% ../nbs/21_runner.ipynb #24b1588e
 @patch
 def score_batch(self:BenchmarkRunner, batch:list, preds:list, dt:float|None, st:RunState):
-    "Check, score and journal one batch's predictions."
-    t0 = time.perf_counter()
+    "Check, score and journal one batch's predictions (each sample once the gate is open)."
     for s, p in zip(batch, preds):
-        fl = list(self.model.validate_prediction(p, s))
-        if 'non_finite' in fl and self.nonfinite == 'error':
-            raise ModelError(f"sample {s.id}: prediction has non-finite values", hint="fix the model, or use the 'flag' policy to count them")
-        row = dict(s.meta_row(), latency_ms=dt / len(batch) if dt is not None else None, flags=fl)
-        self.robustness(s, p, row, st)
-        gk = self.suite.group_key(s)
-        if gk is None: self.finish([(s, p, row)], st); continue
-        if st.pending and self.suite.group_key(st.pending[0][0]) != gk: self.finish(st.pending, st); st.pending = []
-        st.pending.append((s, p, row))
-    st.t_metric += time.perf_counter() - t0
+        st.gate.wait()
+        t0 = time.perf_counter()
+        self._score_one(s, p, dt / len(batch) if dt is not None else None, st)
+        st.t_metric += time.perf_counter() - t0
+
+@patch
+def _score_one(self:BenchmarkRunner, s, p, ms:float|None, st:RunState):
+    "Check one prediction, give it its row and robustness values, and score it (or hold it for its clip)."
+    fl = list(self.model.validate_prediction(p, s))
+    if 'non_finite' in fl and self.nonfinite == 'error':
+        raise ModelError(f"sample {s.id}: prediction has non-finite values", hint="fix the model, or use the 'flag' policy to count them")
+    row = dict(s.meta_row(), latency_ms=ms, flags=fl)
+    self.robustness(s, p, row, st)
+    gk = self.suite.group_key(s)
+    if gk is None: self.finish([(s, p, row)], st); return
+    if st.pending and self.suite.group_key(st.pending[0][0]) != gk: self.finish(st.pending, st); st.pending = []
+    st.pending.append((s, p, row))
 
 @patch
 def robustness(self:BenchmarkRunner, s, p, row:dict, st:RunState):
@@ -395,7 +424,20 @@ class _Behind:
         for f in self.queue: f.cancel()
         self.pool.shutdown(wait=True)
 
-# %% ../nbs/21_runner.ipynb #01539e81
+# %% ../nbs/21_runner.ipynb #ca0d5625
+@patch
+def feed(self:BenchmarkRunner, todo, # the dataset still to run
+         st:RunState):
+    "The batches of `todo`, in order: decoded ahead in threads once the model is seen to leave a core idle, else between model calls."
+    if not self.adaptive: yield from todo.batches(self.workers); return
+    idx = todo.batch_indices()
+    for i, b in enumerate(idx):
+        if st.overlap:
+            rest = copy.copy(todo); rest.entries = todo.entries[b[0]:]
+            yield from rest.batches(self.workers); return
+        yield [todo.load(j) for j in b]
+
+# %% ../nbs/21_runner.ipynb #4704af49
 def _stopped(st, todo):
     raise RunStopped(f"stopped after {st.batches} of {todo.num_batches} batches", hint="the journal keeps every finished clip: "
                      "run again with resume=True (--resume) to continue where it stopped", details=dict(batches=st.batches))
@@ -405,7 +447,7 @@ def run(self:BenchmarkRunner) -> BenchmarkResult:
     "Run the model over the dataset; return the `BenchmarkResult`."
     st = self.start()
     todo = self.todo(st)
-    it, scorer = todo.batches(self.workers), _Behind(lambda b, p, dt: self.score_batch(b, p, dt, st))
+    it, scorer = self.feed(todo, st), _Behind(lambda b, p, dt: self.score_batch(b, p, dt, st))
     try:
         while True:
             t0 = time.perf_counter()
@@ -457,7 +499,7 @@ def compute_cost(self:BenchmarkRunner, st:RunState, device:str) -> dict:
     if st.batches and not st.batch_ms: cost['latency_note'] = 'every batch was a warm-up batch: no latency measured'
     return cost
 
-# %% ../nbs/21_runner.ipynb #2f7a62ac
+# %% ../nbs/21_runner.ipynb #5d540f88
 PHASE_ORDER = {'clutter': 0, 'interaction': 1, 'clean': 2}
 
 @patch
@@ -468,7 +510,9 @@ def result(self:BenchmarkRunner, st:RunState) -> BenchmarkResult:
     d.update(manifest=self.dataset.source, manifest_sha256=self.dataset.manifest_sha256, split=self.dataset.split, root=str(self.dataset.root))
     rows = sorted(st.done_rows + st.rows, key=lambda r: (r['scene'], PHASE_ORDER[r['phase']], r['frame']))
     timing = dict(setup_s=st.t_setup, data_s=st.t_data, model_s=st.t_model, metric_s=st.t_metric, batches=st.batches,
-                  warmup_batches=min(self.warmup, st.batches))
+                  warmup_batches=min(self.warmup, st.batches),
+                  pipeline=dict(model_cpu_cores=None if st.model_cores is None else round(st.model_cores, 2), cpu_cores=cpu_cores(),
+                                overlap=bool(st.overlap), decode_threads=self.workers if (st.overlap or not self.adaptive) else 0))
     return BenchmarkResult(self.task, self.model.describe(), self.dataset.split, rows, list(self.suite.metrics), self.suite.protocol(),
                            self.compute_cost(st, device), timing, d, environment(device), st.ts_vals, st.sgc_vals, st.flags, len(st.done_rows),
                            dict(batch_ms=list(st.batch_ms), batch_sizes=list(st.batch_sizes)))

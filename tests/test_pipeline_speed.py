@@ -1,7 +1,7 @@
 """The fast paths give the same answers as the slow ones: the forward warp against the back-project-and-sort
 formulation it replaced and against the same arithmetic done on the whole frame at once, the pipelined runner (decode ahead, score behind) against a serial run, and
 errors and Ctrl-C inside the pipeline."""
-import json
+import json, time
 import numpy as np
 import pytest
 
@@ -165,3 +165,50 @@ def test_ctrl_c_leaves_a_resumable_journal(root, tmp_path):
     full = BenchmarkRunner(Noisy(), ds(root, batch_size=2), journal=tmp_path / 'full.jsonl').run()
     resumed = BenchmarkRunner(Noisy(), ds(root, batch_size=2), journal=j, resume=True).run()
     assert resumed.resumed_rows > 0 and resumed.metric_means() == full.metric_means() and resumed.ts_values == full.ts_values
+
+class Timed(BenchmarkModel):
+    "Answers the truth after `ms` of either busy work in Python (holding a core) or sleep (leaving it idle); logs its calls."
+    task = 'monocular_depth'
+    def __init__(self, busy:bool, ms=40): self.busy, self.ms, self.calls, self.name = busy, ms, [], 'busy' if busy else 'sleepy'
+    def predict(self, batch):
+        t = time.perf_counter()
+        if self.busy:
+            while time.perf_counter() - t < self.ms / 1000: pass
+        else: time.sleep(self.ms / 1000)
+        self.calls.append((t, time.perf_counter()))
+        return [DepthPrediction(TRUTH[x.id]) for x in batch]
+
+def scored_during_model_calls(root, model, monkeypatch, **kw):
+    "Run `model`; return the result and how many samples began scoring while the model was computing (after its first 2 calls)."
+    import rpx_benchmark.runner as R
+    starts, score_one = [], R.BenchmarkRunner._score_one
+    def spy(self, *a):
+        starts.append(time.perf_counter()); time.sleep(0.012)   # as if scoring a sample took 12 ms
+        return score_one(self, *a)
+    monkeypatch.setattr(R.BenchmarkRunner, '_score_one', spy)
+    monkeypatch.setattr(R, 'cpu_cores', lambda: 1)   # one core: a model that keeps it busy leaves none for the harness
+    r = BenchmarkRunner(model, ds(root, batch_size=3), count_flops=False, **kw).run()
+    margin = 0.010   # a sample that passed the gate just before the model started may log its start this late (one GIL switch)
+    inside = sum(1 for s in starts for a, b in model.calls[2:] if a + margin < s < b)
+    return r, inside
+
+def test_the_harness_waits_for_a_model_that_keeps_the_cores_busy(root, monkeypatch):
+    r, inside = scored_during_model_calls(root, Timed(busy=True, ms=60), monkeypatch)
+    p = r.timing['pipeline']
+    assert p['model_cpu_cores'] > 0.7 and not p['overlap'] and p['decode_threads'] == 0
+    assert inside == 0
+
+def test_the_harness_works_beside_a_model_that_leaves_a_core_idle(root, monkeypatch):
+    r, inside = scored_during_model_calls(root, Timed(busy=False), monkeypatch)
+    p = r.timing['pipeline']
+    assert p['model_cpu_cores'] < 0.3 and p['overlap'] and p['decode_threads'] >= 1
+    assert inside > 0   # the same check does see scoring beside a model call when it is allowed
+
+def test_an_explicit_worker_count_is_honoured_and_rows_do_not_depend_on_the_schedule(root, monkeypatch):
+    import rpx_benchmark.runner as R
+    monkeypatch.setattr(R, 'cpu_cores', lambda: 1)
+    strip = lambda r: [{k: v for k, v in row.items() if k != 'latency_ms'} for row in r.rows]
+    busy = BenchmarkRunner(Timed(busy=True, ms=5), ds(root, batch_size=3), workers=2).run()
+    assert busy.timing['pipeline']['decode_threads'] == 2 and not busy.timing['pipeline']['overlap']
+    runs = [BenchmarkRunner(Timed(busy=b, ms=5), ds(root, batch_size=3)).run() for b in (True, False)]
+    assert strip(runs[0]) == strip(runs[1]) == strip(busy)
