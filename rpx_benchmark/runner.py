@@ -26,7 +26,7 @@ from .tasks.registry import canonical_task
 
 log = get_logger(__name__)
 
-# %% ../nbs/21_runner.ipynb #fd21f9e3
+# %% ../nbs/21_runner.ipynb #ff905682
 def resolve_device(requested:str|None='auto') -> str:
     "'cuda', 'cuda:N', 'mps' or 'cpu'; 'auto' picks CUDA when available; an unavailable accelerator falls back to the CPU with a warning."
     req = str(requested or 'auto').strip().lower()
@@ -46,9 +46,10 @@ def resolve_device(requested:str|None='auto') -> str:
     return req
 
 def _sync(device):
+    "Wait for `device`'s queued work (named: with `--timeout` the model runs in a fresh thread, whose current device is cuda:0)."
     if str(device).startswith('cuda'):
         import torch
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 # %% ../nbs/21_runner.ipynb #01adb3c8
 def rss_mb() -> float|None:
