@@ -212,3 +212,14 @@ def test_an_explicit_worker_count_is_honoured_and_rows_do_not_depend_on_the_sche
     assert busy.timing['pipeline']['decode_threads'] == 2 and not busy.timing['pipeline']['overlap']
     runs = [BenchmarkRunner(Timed(busy=b, ms=5), ds(root, batch_size=3)).run() for b in (True, False)]
     assert strip(runs[0]) == strip(runs[1]) == strip(busy)
+
+def test_a_model_on_an_accelerator_always_gets_the_overlap(root):
+    "Its CPU use is launch overhead and waiting on the device (a synchronize spins a core): no reason to keep the harness out."
+    from rpx_benchmark.runner import RunState
+    m = Timed(busy=True); m.device = 'cuda:1'
+    r, st = BenchmarkRunner(m, ds(root, batch_size=3)), RunState()
+    r._decide_overlap(st, cpu=2.0 * 0.04, ms=40)
+    assert st.overlap is True
+    m.device = 'cpu'; st = RunState()
+    r._decide_overlap(st, cpu=2.0 * 0.04, ms=40)
+    assert st.overlap is None   # on the CPU it keeps measuring
