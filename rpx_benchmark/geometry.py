@@ -87,24 +87,24 @@ def _homography(T_a, T_b, K) -> tuple:
     Kf = np.asarray(K, np.float64)
     return Kf @ rel[:3, :3] @ np.linalg.inv(Kf), Kf @ rel[:3, 3]
 
-# %% ../nbs/08_geometry.ipynb #a9afbc22
+# %% ../nbs/08_geometry.ipynb #1ca264b1
 import threading
 
 _scratch = threading.local()
 
-def _workspace(h:int, w:int, rows:int) -> dict:
-    "This thread's scratch arrays for warping `h x w` frames `rows` rows at a time, kept between calls."
+def _workspace(h:int, w:int) -> dict:
+    "This thread's scratch arrays for warping `h x w` frames in blocks of `rows` rows (about 20k pixels), kept between calls."
     ws = getattr(_scratch, 'ws', None)
-    if ws is None or ws['shape'] != (h, w, rows):
+    if ws is None or ws['shape'] != (h, w):
         import torch
-        n = min(rows, h)
-        ws = dict(shape=(h, w, rows), bufs=[np.empty((n, w)) for _ in range(3)], keep=np.empty((n, w), bool),
+        rows = max(1, 20480 // w); n = min(rows, h)
+        ws = dict(shape=(h, w), rows=rows, bufs=[np.empty((n, w)) for _ in range(3)], keep=np.empty((n, w), bool),
                   pix=np.empty(h * w, np.int64), z=np.empty(h * w), zbuf=np.empty(h * w + 1))
         ws['tbufs'], ws['tz'] = [torch.from_numpy(b) for b in ws['bufs']], torch.from_numpy(ws['z'])
         _scratch.ws = ws
     return ws
 
-# %% ../nbs/08_geometry.ipynb #162f0993
+# %% ../nbs/08_geometry.ipynb #81480fcd
 def _landings(depth_b:np.ndarray, # H x W depth of frame b
               T_a:np.ndarray, T_b:np.ndarray, K:np.ndarray) -> tuple:
     "For every pixel of b: `(index of the pixel of a it lands on, or h*w where none; its depth in a)`, in scratch arrays."
@@ -114,9 +114,8 @@ def _landings(depth_b:np.ndarray, # H x W depth of frame b
     uu, vv = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)[:, None]
     row = [torch.from_numpy(H[i, 0] * uu + H[i, 2]) for i in range(3)]
     col = [torch.from_numpy(H[i, 1] * vv) for i in range(3)]
-    rows = max(1, 20480 // w)
-    ws = _workspace(h, w, rows)
-    pix, z = ws['pix'], ws['z']
+    ws = _workspace(h, w)
+    pix, z, rows = ws['pix'], ws['z'], ws['rows']
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows); m = r1 - r0
         (zc, xc, yc), (_, tx, ty), keep = (b[:m] for b in ws['bufs']), (t[:m] for t in ws['tbufs']), ws['keep'][:m]
@@ -132,7 +131,7 @@ def _landings(depth_b:np.ndarray, # H x W depth of frame b
         np.logical_not(keep, out=keep); np.copyto(pc, h * w, where=keep)
     return pix, z
 
-# %% ../nbs/08_geometry.ipynb #2147d20c
+# %% ../nbs/08_geometry.ipynb #1b902964
 def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
                  T_a:np.ndarray, # camera-to-world pose of frame a (4x4)
                  T_b:np.ndarray, # camera-to-world pose of frame b (4x4)
@@ -142,7 +141,7 @@ def forward_warp(depth_b:np.ndarray, # H x W depth of frame b
     "Frame b warped into frame a: (depth in a's camera, carried values), z-buffered; depth 0 where nothing lands."
     h, w = depth_b.shape
     pix, z = _landings(depth_b, T_a, T_b, K)
-    zbuf = _workspace(h, w, max(1, 20480 // w))['zbuf']
+    zbuf = _workspace(h, w)['zbuf']
     zbuf.fill(np.inf)
     with np.errstate(invalid='ignore'): np.minimum.at(zbuf, pix, z)   # nearest surface per pixel; the last slot takes the rest (NaNs too)
     depth = zbuf[:h * w].astype(np.float32); depth[depth == np.inf] = 0

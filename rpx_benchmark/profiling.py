@@ -72,12 +72,15 @@ def _extra_formulas() -> dict:
     return {op: _sdpa_flops for op in (getattr(aten, '_scaled_dot_product_flash_attention_for_cpu', None),
                                         getattr(aten, 'scaled_dot_product_attention', None)) if op is not None}
 
-# %% ../nbs/16_profiling.ipynb #51082818
+# %% ../nbs/16_profiling.ipynb #11f7186d
+import functools
+
 def _op_name(func) -> str:
     return str(getattr(func, '_overloadpacket', func)).replace('aten.', '')
 
 def _no_formula(*args, **kwargs) -> int: return 0   # never called: the counter looks formulas up by packet, not by overload
 
+@functools.cache
 def _whole_ops() -> dict:
     "Every overload of the interpolation operators, mapped so that the counter runs them instead of decomposing them."
     import torch

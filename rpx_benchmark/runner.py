@@ -433,14 +433,13 @@ class _Behind:
         for f in self.queue: f.cancel()
         self.pool.shutdown(wait=True)
 
-# %% ../nbs/21_runner.ipynb #ca0d5625
+# %% ../nbs/21_runner.ipynb #406a0f66
 @patch
 def feed(self:BenchmarkRunner, todo, # the dataset still to run
          st:RunState):
     "The batches of `todo`, in order: decoded ahead in threads once the model is seen to leave a core idle, else between model calls."
     if not self.adaptive: yield from todo.batches(self.workers); return
-    idx = todo.batch_indices()
-    for i, b in enumerate(idx):
+    for b in todo.batch_indices():
         if st.overlap:
             rest = copy.copy(todo); rest.entries = todo.entries[b[0]:]
             yield from rest.batches(self.workers); return
